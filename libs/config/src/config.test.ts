@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('runs with no variables at all: local servers, local providers, development secret', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/mediaflow');
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.publicUrl).toBe('http://localhost:3000');
+    expect(config.gemini).toBeUndefined();
+    expect(config.cloudinary).toBeUndefined();
+    expect(config.imagekit).toBeUndefined();
+    expect(config.jwt.isDevelopmentDefault).toBe(true);
+    expect(config.tempAssetTtlMs).toBe(24 * 3_600_000);
+  });
+
+  it('reads the providers from their variables', () => {
+    const config = loadConfig({
+      GEMINI_API_KEY: 'k',
+      GEMINI_BASE_URL: 'http://127.0.0.1:9000',
+      CLOUDINARY_URL: 'cloudinary://123:abc@demo?upload_prefix=http://127.0.0.1:9001/',
+      IMAGEKIT_PRIVATE_KEY: 'private_test',
+      IMAGEKIT_URL_ENDPOINT: 'https://ik.imagekit.io/demo/',
+    });
+    expect(config.gemini).toEqual({
+      apiKey: 'k',
+      model: 'gemini-3-pro-image-preview',
+      baseUrl: 'http://127.0.0.1:9000',
+      timeoutMs: 120_000,
+    });
+    expect(config.cloudinary).toEqual({
+      cloudName: 'demo',
+      apiKey: '123',
+      apiSecret: 'abc',
+      uploadPrefix: 'http://127.0.0.1:9001',
+    });
+    expect(config.imagekit?.urlEndpoint).toBe('https://ik.imagekit.io/demo');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT must be a whole number from 1 to 65535 (got "eighty")'],
+    [{ PORT: '70000' }, 'PORT must be a whole number from 1 to 65535 (got "70000")'],
+    [{ DATABASE_URL: 'mysql://x@y/z' }, 'DATABASE_URL must be a postgres: or postgresql:// URL'],
+    [{ REDIS_URL: 'not a url' }, 'REDIS_URL must be a redis: or rediss:// URL'],
+    [{ CLOUDINARY_URL: 'https://key:secret@demo' }, 'CLOUDINARY_URL must look like cloudinary://'],
+    [{ CLOUDINARY_URL: 'cloudinary://key@demo' }, 'CLOUDINARY_URL must look like cloudinary://'],
+    [{ IMAGEKIT_PRIVATE_KEY: 'private_x' }, 'IMAGEKIT_PRIVATE_KEY and IMAGEKIT_URL_ENDPOINT go together'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
+    [{ TEMP_ASSET_TTL: 'tomorrow' }, 'TEMP_ASSET_TTL must be a duration'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET must be set to at least 32 characters'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be set to at least 32 characters'],
+  ])('rejects %j, naming the variable', (env, expected) => {
+    const problems = problemsOf(env);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(expected);
+  });
+
+  it('reports every problem at once and never echoes credentials', () => {
+    const problems = problemsOf({ PORT: 'x', REDIS_URL: 'http://user:hunter2@host' });
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('parses durations', () => {
+    expect(loadConfig({ TEMP_ASSET_TTL: '90m' }).tempAssetTtlMs).toBe(90 * 60_000);
+    expect(loadConfig({ TEMP_ASSET_TTL: '3600s' }).tempAssetTtlMs).toBe(3_600_000);
+  });
+});

@@ -1,0 +1,200 @@
+import path from 'node:path';
+
+/**
+ * The one typed view of the environment. Every service builds it once at start with
+ * `loadConfigOrExit()`; nothing else in the project reads `process.env`.
+ * The variable names are a contract with deployments: see the table in README.md.
+ */
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  port: number;
+  host: string;
+  /** Base of the URLs the local disk store hands out (the gateway serves them under /media/). */
+  publicUrl: string;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  jwt: { secret: string; isDevelopmentDefault: boolean };
+  /** Absent when GEMINI_API_KEY is unset: the local generator stands in. */
+  gemini: { apiKey: string; model: string; baseUrl: string | undefined; timeoutMs: number } | undefined;
+  /** Absent when CLOUDINARY_URL is unset. */
+  cloudinary: CloudinaryConfig | undefined;
+  /** Absent when the ImageKit variables are unset. */
+  imagekit: { privateKey: string; urlEndpoint: string; baseUrl: string | undefined } | undefined;
+  uploadTimeoutMs: number;
+  mediaDir: string;
+  tempAssetTtlMs: number;
+  maxImageBytes: number;
+  jobs: { attempts: number; backoffMs: number };
+  generatorConcurrency: number;
+}
+
+export interface CloudinaryConfig {
+  cloudName: string;
+  apiKey: string;
+  apiSecret: string;
+  /** From the `upload_prefix` query parameter: another API base, e.g. a local fake. */
+  uploadPrefix: string | undefined;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+// Known only so that development works with no setup; production refuses it.
+const DEVELOPMENT_JWT_SECRET = 'mediaflow-development-secret-do-not-use-in-production';
+const MIN_PRODUCTION_SECRET_LENGTH = 32;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === '' ? undefined : value;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const value = read(name) ?? fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
+    return fallback;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value >= min && value <= max) return value;
+    problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  };
+  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+    const raw = read(name) ?? fallback;
+    if (raw === undefined) return undefined;
+    try {
+      const parsed = new URL(raw);
+      if (protocols.includes(parsed.protocol)) return raw;
+    } catch {
+      // reported below, with the variable's name
+    }
+    problems.push(`${name} must be a ${protocols.join(' or ')}// URL (got "${redact(raw)}")`);
+    return fallback;
+  };
+
+  const nodeEnv = oneOf('NODE_ENV', NODE_ENVS, 'development');
+  const port = int('PORT', 3000, 1, 65535);
+
+  const jwtSecret = read('JWT_SECRET');
+  if (nodeEnv === 'production' && (jwtSecret === undefined || jwtSecret.length < MIN_PRODUCTION_SECRET_LENGTH)) {
+    problems.push(
+      `JWT_SECRET must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`,
+    );
+  }
+
+  const geminiKey = read('GEMINI_API_KEY');
+  const geminiBaseUrl = url('GEMINI_BASE_URL', undefined, ['http:', 'https:']);
+  const geminiTimeoutMs = int('GEMINI_TIMEOUT_MS', 120_000, 1_000, 600_000);
+
+  const imagekitKey = read('IMAGEKIT_PRIVATE_KEY');
+  const imagekitEndpoint = url('IMAGEKIT_URL_ENDPOINT', undefined, ['http:', 'https:']);
+  const imagekitBaseUrl = url('IMAGEKIT_BASE_URL', undefined, ['http:', 'https:']);
+  if ((imagekitKey === undefined) !== (imagekitEndpoint === undefined)) {
+    problems.push('IMAGEKIT_PRIVATE_KEY and IMAGEKIT_URL_ENDPOINT go together: set both, or neither');
+  }
+
+  const config: Config = {
+    nodeEnv,
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
+    port,
+    host: read('HOST') ?? '0.0.0.0',
+    publicUrl: stripTrailingSlash(url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']) ?? ''),
+    databaseUrl:
+      url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/mediaflow', ['postgres:', 'postgresql:']) ?? '',
+    redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? '',
+    queuePrefix: read('QUEUE_PREFIX') ?? '{mediaflow}',
+    jwt: { secret: jwtSecret ?? DEVELOPMENT_JWT_SECRET, isDevelopmentDefault: jwtSecret === undefined },
+    gemini:
+      geminiKey === undefined
+        ? undefined
+        : {
+            apiKey: geminiKey,
+            model: read('GEMINI_MODEL') ?? 'gemini-3-pro-image-preview',
+            baseUrl: geminiBaseUrl,
+            timeoutMs: geminiTimeoutMs,
+          },
+    cloudinary: parseCloudinaryUrl(read('CLOUDINARY_URL'), problems),
+    imagekit:
+      imagekitKey !== undefined && imagekitEndpoint !== undefined
+        ? { privateKey: imagekitKey, urlEndpoint: stripTrailingSlash(imagekitEndpoint), baseUrl: imagekitBaseUrl }
+        : undefined,
+    uploadTimeoutMs: int('UPLOAD_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+    mediaDir: path.resolve(read('MEDIA_DIR') ?? 'data/media'),
+    tempAssetTtlMs: duration('TEMP_ASSET_TTL', read('TEMP_ASSET_TTL'), 24 * 3_600_000, problems),
+    maxImageBytes: int('MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    jobs: {
+      attempts: int('JOB_ATTEMPTS', 5, 1, 100),
+      backoffMs: int('JOB_BACKOFF_MS', 2_000, 1, 3_600_000),
+    },
+    generatorConcurrency: int('GENERATOR_CONCURRENCY', 2, 1, 100),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** For a service's main.ts: a bad variable stops the process with a message that names it. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\nSee the configuration table in README.md.\n`);
+    process.exit(1);
+  }
+}
+
+function parseCloudinaryUrl(raw: string | undefined, problems: string[]): CloudinaryConfig | undefined {
+  if (raw === undefined) return undefined;
+  const shape = 'cloudinary://API_KEY:API_SECRET@CLOUD_NAME';
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    problems.push(`CLOUDINARY_URL must look like ${shape} (got "${redact(raw)}")`);
+    return undefined;
+  }
+  const [apiKey, apiSecret, cloudName] = [parsed.username, parsed.password, parsed.hostname].map(decodeURIComponent);
+  if (parsed.protocol !== 'cloudinary:' || !apiKey || !apiSecret || !cloudName) {
+    problems.push(`CLOUDINARY_URL must look like ${shape} (got "${redact(raw)}")`);
+    return undefined;
+  }
+  const uploadPrefix = parsed.searchParams.get('upload_prefix') ?? undefined;
+  if (uploadPrefix !== undefined && !/^https?:\/\/[^/]+/.test(uploadPrefix)) {
+    problems.push(`CLOUDINARY_URL's upload_prefix must be an http(s):// origin (got "${uploadPrefix}")`);
+  }
+  return { cloudName, apiKey, apiSecret, uploadPrefix: uploadPrefix && stripTrailingSlash(uploadPrefix) };
+}
+
+function duration(name: string, raw: string | undefined, fallback: number, problems: string[]): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(raw);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+  if (match?.[1] && match[2]) return Number(match[1]) * unit[match[2] as keyof typeof unit];
+  problems.push(`${name} must be a duration such as 24h, 90m or 3600s (got "${raw}")`);
+  return fallback;
+}
+
+/** Credentials never go into an error message. */
+function redact(raw: string): string {
+  return raw.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function stripTrailingSlash(value: string): string {
+  return value.replace(/\/+$/, '');
+}

@@ -1,0 +1,147 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * The one declaration of the database's tables, as Kysely sees them. Column names are the
+ * seed model's (camelCase, quoted in SQL); migrations in ./migrations create exactly these.
+ */
+export interface Database {
+  users: UsersTable;
+  brands: BrandsTable;
+  brand_members: BrandMembersTable;
+  posts: PostsTable;
+  media: MediaTable;
+  blogs: BlogsTable;
+  generated_assets: GeneratedAssetsTable;
+  jobs: JobsTable;
+  job_inputs: JobInputsTable;
+}
+
+type CreatedAt = ColumnType<Date, never, never>;
+type UpdatedAt = ColumnType<Date, never, Date>;
+
+export interface UsersTable {
+  /** The JWT `sub`: whatever the identity provider uses, so text rather than uuid. */
+  id: string;
+  createdAt: CreatedAt;
+}
+
+export interface BrandsTable {
+  id: Generated<string>;
+  name: string;
+  createdBy: string;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export interface BrandMembersTable {
+  brandId: string;
+  userId: string;
+  createdAt: CreatedAt;
+}
+
+export interface PostsTable {
+  id: Generated<string>;
+  brandId: string;
+  authorId: string;
+  caption: string;
+  scheduledAt: Date | null;
+  /** The submission job that wrote it: a second run of that job finds it instead of writing again. */
+  jobId: string;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export type MediaType = 'image' | 'video';
+
+export interface MediaTable {
+  id: Generated<string>;
+  url: string;
+  type: MediaType;
+  postId: string;
+  brandId: string;
+  userId: string;
+  position: number;
+  provider: string;
+  providerId: string;
+  width: number | null;
+  height: number | null;
+  bytes: ColumnType<number, number, number>;
+  duration: number | null;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export interface BlogsTable {
+  id: Generated<string>;
+  banner: string | null;
+  image: string | null;
+  imageAlt: string | null;
+  title: string;
+  content: string;
+  authorId: string;
+  jobId: string;
+  createdAt: CreatedAt;
+}
+
+export interface GeneratedAssetsTable {
+  id: Generated<string>;
+  ownerId: string;
+  /** The generation job; unique, so a retried job never records a second asset. */
+  jobId: string;
+  prompt: string;
+  enhancedPrompt: string;
+  model: string;
+  aspectRatio: string;
+  referenceSha256: string | null;
+  provider: string;
+  providerId: string;
+  url: string;
+  width: number;
+  height: number;
+  bytes: number;
+  format: string;
+  temporary: Generated<boolean>;
+  expiresAt: Date | null;
+  promotedAt: Date | null;
+  deletedAt: Date | null;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
+export type JobStatus = 'queued' | 'active' | 'completed' | 'failed';
+
+export interface JobsTable {
+  id: Generated<string>;
+  kind: string;
+  ownerId: string;
+  status: Generated<JobStatus>;
+  attempts: Generated<number>;
+  payload: ColumnType<unknown, string, string>;
+  result: ColumnType<unknown, string | null, string | null>;
+  error: ColumnType<JobErrorRecord | null, string | null, string | null>;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+  finishedAt: Date | null;
+}
+
+/** What a failed (or retrying) job tells its poller. */
+export interface JobErrorRecord {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** Files a job needs as input (a reference image), kept with the job so an accepted job always has them. */
+export interface JobInputsTable {
+  jobId: string;
+  name: string;
+  contentType: string;
+  sha256: string;
+  data: Buffer;
+  createdAt: CreatedAt;
+}
+
+export type JobRow = Selectable<JobsTable>;
+export type NewJob = Insertable<JobsTable>;
+export type GeneratedAssetRow = Selectable<GeneratedAssetsTable>;
+export type NewGeneratedAsset = Insertable<GeneratedAssetsTable>;

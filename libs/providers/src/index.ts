@@ -1,0 +1,13 @@
+export { ProviderError, type ProviderErrorCode } from './errors.ts';
+export { GeminiImageGenerator } from './generators/gemini.ts';
+export type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './generators/image-generator.ts';
+export { LocalImageGenerator } from './generators/local.ts';
+export { ASPECT_RATIOS, type AspectRatio, nearestAspectRatio } from './images/aspect-ratio.ts';
+export { type ImageFormat, inspectImage, type JpegImage, sniffImageFormat, toJpegAtRatio } from './images/jpeg.ts';
+export { CloudinaryStore } from './stores/cloudinary.ts';
+export { FallbackStore } from './stores/fallback.ts';
+export { ImageKitStore } from './stores/imagekit.ts';
+export { LocalDiskStore } from './stores/local-disk.ts';
+export { GENERATED_FOLDER, type MediaStore, type StoredMedia, type StoreProvider, type UploadRequest } from './stores/media-store.ts';
+export { RetryingStore } from './stores/retrying.ts';
+export { buildImageGenerator, buildMediaStore, usesLocalStore } from './from-config.ts';

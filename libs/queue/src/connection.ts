@@ -1,0 +1,13 @@
+import { Redis } from 'ioredis';
+
+export type { Redis };
+
+/**
+ * Workers block on Redis and must wait through outages (BullMQ requires maxRetriesPerRequest: null).
+ * The gateway instead fails fast, so a request answers 503 rather than hanging while Redis is away.
+ */
+export function createRedis(url: string, role: 'worker' | 'producer'): Redis {
+  return role === 'worker'
+    ? new Redis(url, { maxRetriesPerRequest: null })
+    : new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 });
+}

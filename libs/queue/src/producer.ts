@@ -1,0 +1,51 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOB_QUEUES, type JobRequest, type QueueName } from './contracts.ts';
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** Delay before the first retry; doubles each time, with jitter. */
+  backoffMs: number;
+}
+
+// BullMQ's copies of ended jobs; PostgreSQL keeps the lasting record of every job.
+const KEEP_COMPLETED_S = 24 * 3600;
+const KEEP_FAILED_S = 7 * 24 * 3600;
+
+/** Puts jobs on their queues. The job id is the job's PostgreSQL row id, so adding one twice is harmless. */
+export class JobProducer {
+  private readonly queues = new Map<QueueName, Queue>();
+  private readonly connection: Redis;
+  private readonly prefix: string;
+  private readonly retry: RetryPolicy;
+
+  constructor(options: { connection: Redis; prefix: string; retry: RetryPolicy }) {
+    this.connection = options.connection;
+    this.prefix = options.prefix;
+    this.retry = options.retry;
+  }
+
+  async add(request: JobRequest): Promise<void> {
+    await this.queue(JOB_QUEUES[request.name]).add(request.name, request.payload, {
+      jobId: request.payload.jobId,
+      attempts: this.retry.attempts,
+      backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: 0.5 },
+      removeOnComplete: { age: KEEP_COMPLETED_S },
+      removeOnFail: { age: KEEP_FAILED_S },
+    });
+  }
+
+  queue(name: QueueName): Queue {
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      this.queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+  }
+}

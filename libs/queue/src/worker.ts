@@ -1,0 +1,72 @@
+import type { JobErrorRecord } from '@mediaflow/db';
+import type { Logger } from '@mediaflow/logger';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobNamesOf, JobPayload, JobResult, QueueName } from './contracts.ts';
+import { describeFailure } from './errors.ts';
+
+/** A worker's handlers, one per job kind of its queue: plain async functions of (payload, deps). */
+export type HandlerMap<Q extends QueueName, Deps> = {
+  [N in JobNamesOf<Q>]: (payload: JobPayload<N>, deps: Deps) => Promise<JobResult<N>>;
+};
+
+/** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
+export interface JobStateRecorder {
+  markActive(id: string): Promise<void>;
+  markCompleted(id: string, result: unknown): Promise<void>;
+  markRetrying(id: string, error: JobErrorRecord): Promise<void>;
+  markFailed(id: string, error: JobErrorRecord): Promise<void>;
+}
+
+export interface WorkerOptions<Q extends QueueName, Deps> {
+  queue: Q;
+  handlers: HandlerMap<Q, Deps>;
+  deps: Deps;
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  recorder: JobStateRecorder;
+  logger: Logger;
+}
+
+/**
+ * Runs a queue's handlers and records each attempt's outcome in PostgreSQL. Permanent failures
+ * (bad input, a provider's final no) leave as UnrecoverableError so BullMQ does not retry them.
+ */
+export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): Worker {
+  const { handlers, deps, recorder, logger } = options;
+  const run = async (job: Job<{ jobId: string }>): Promise<unknown> => {
+    const handler = handlers[job.name as JobNamesOf<Q>] as ((payload: unknown, deps: Deps) => Promise<unknown>) | undefined;
+    if (!handler) throw new UnrecoverableError(`queue "${options.queue}" has no handler for job "${job.name}"`);
+    const id = job.data.jobId;
+    const attempt = job.attemptsMade + 1;
+    const log = logger.child({ jobId: id, job: job.name, attempt });
+    await recorder.markActive(id);
+    log.info('job started');
+    try {
+      const result = await handler(job.data, deps);
+      await recorder.markCompleted(id, result);
+      log.info('job completed');
+      return result;
+    } catch (error) {
+      const failure = describeFailure(error);
+      const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
+      if (final) {
+        await recorder.markFailed(id, failure);
+        log.error({ err: error, code: failure.code }, 'job failed');
+      } else {
+        await recorder.markRetrying(id, failure);
+        log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
+      }
+      if (!failure.retryable && !(error instanceof UnrecoverableError)) {
+        throw Object.assign(new UnrecoverableError(failure.message), { cause: error });
+      }
+      throw error;
+    }
+  };
+  return new Worker(options.queue, run, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+  });
+}

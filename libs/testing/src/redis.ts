@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { createRedis, type Redis } from '@mediaflow/queue';
+import { inject } from 'vitest';
+
+export interface TestRedis {
+  url: string;
+  /** This test file's own queue prefix: its queues never meet another file's. */
+  prefix: string;
+  /** A producer-style connection (fails fast). */
+  producer: Redis;
+  /** A worker-style connection (BullMQ workers need maxRetriesPerRequest: null). */
+  worker: Redis;
+  cleanup(): Promise<void>;
+}
+
+export function createTestRedis(): TestRedis {
+  const url = inject('redisUrl');
+  const prefix = `${inject('runId')}-${randomBytes(4).toString('hex')}`;
+  const producer = createRedis(url, 'producer');
+  const worker = createRedis(url, 'worker');
+  return {
+    url,
+    prefix,
+    producer,
+    worker,
+    cleanup: async () => {
+      const keys = await worker.keys(`${prefix}:*`);
+      if (keys.length > 0) await worker.del(...keys);
+      producer.disconnect();
+      worker.disconnect();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Config, loadConfig } from '@mediaflow/config';
+import { buildServer } from '@mediaflow/gateway';
+import { startGeneratorWorker } from '@mediaflow/generator';
+import { createLogger } from '@mediaflow/logger';
+import { buildImageGenerator, buildMediaStore, usesLocalStore } from '@mediaflow/providers';
+import { JobProducer, type QueueName, type Worker } from '@mediaflow/queue';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import type { FakeCloudinary, FakeGemini, FakeImageKit } from './fakes/index.ts';
+import { createTestRedis, type TestRedis } from './redis.ts';
+import { signToken, TEST_JWT_SECRET } from './tokens.ts';
+
+export interface StackOptions {
+  /** Fakes to point the real SDKs at; whatever is left out runs on the local stand-ins. */
+  gemini?: FakeGemini;
+  cloudinary?: FakeCloudinary;
+  imagekit?: FakeImageKit;
+  /** More environment variables, as a deployment would set them. */
+  env?: Record<string, string>;
+}
+
+export interface Stack {
+  baseUrl: string;
+  config: Config;
+  database: TestDatabase;
+  redis: TestRedis;
+  mediaDir: string;
+  producer: JobProducer;
+  /** Jobs in BullMQ for a queue, whatever their state. */
+  queuedJobs(queue: QueueName): Promise<number>;
+  /** fetch() against the gateway, with a bearer token for `user` unless `token` says otherwise. */
+  request(method: string, route: string, options?: RequestOptions): Promise<Response>;
+  /** Polls GET /api/jobs/:id until the job completes or fails. */
+  waitForJob(jobId: string, user: string, timeoutMs?: number): Promise<JobStatus>;
+  stop(): Promise<void>;
+}
+
+export interface RequestOptions {
+  user?: string;
+  /** An explicit Authorization token; `null` sends none. */
+  token?: string | null;
+  json?: unknown;
+  form?: FormData;
+  headers?: Record<string, string>;
+}
+
+export interface JobStatus {
+  jobId: string;
+  kind: string;
+  status: 'queued' | 'active' | 'completed' | 'failed';
+  attempts: number;
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string; retryable: boolean };
+}
+
+/**
+ * The gateway (listening on a loopback port) and the generator worker, as their main.ts files wire them,
+ * on this test file's own database and queue prefix, configured through environment variables.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const database = await createTestDatabase();
+  const redis = createTestRedis();
+  const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-media-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: database.url,
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: redis.prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    MEDIA_DIR: mediaDir,
+    JOB_BACKOFF_MS: '20',
+    ...(options.gemini ? { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: options.gemini.baseUrl, GEMINI_TIMEOUT_MS: '5000' } : {}),
+    ...(options.cloudinary ? { CLOUDINARY_URL: options.cloudinary.cloudinaryUrl } : {}),
+    ...(options.imagekit
+      ? { IMAGEKIT_PRIVATE_KEY: 'private_test_key', IMAGEKIT_URL_ENDPOINT: options.imagekit.urlEndpoint, IMAGEKIT_BASE_URL: options.imagekit.baseUrl }
+      : {}),
+    ...options.env,
+  };
+  const gatewayConfig = loadConfig(env);
+  const logger = createLogger({ service: 'test', level: gatewayConfig.logLevel });
+  const producer = new JobProducer({ connection: redis.producer, prefix: redis.prefix, retry: gatewayConfig.jobs });
+  const server = buildServer(
+    { config: gatewayConfig, db: database.db, redis: redis.producer, producer, serveLocalMedia: usesLocalStore(gatewayConfig) },
+    logger,
+  );
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const address = server.server.address();
+  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  // The worker's local store hands out URLs under the gateway's address, known only once it listens.
+  const config = loadConfig({ ...env, PUBLIC_URL: baseUrl });
+  const workers: Worker[] = [
+    startGeneratorWorker({
+      config,
+      db: database.db,
+      connection: redis.worker,
+      generator: buildImageGenerator(config),
+      store: buildMediaStore(config, logger),
+      logger,
+    }),
+  ];
+
+  const request = async (method: string, route: string, opts: RequestOptions = {}): Promise<Response> => {
+    const token = opts.token === undefined ? await signToken(opts.user ?? 'user-1') : opts.token;
+    const headers: Record<string, string> = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...opts.headers };
+    let body: RequestInit['body'];
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.json);
+    } else if (opts.form) {
+      body = opts.form;
+    }
+    return fetch(`${baseUrl}${route}`, { method, headers, body });
+  };
+
+  return {
+    baseUrl,
+    config,
+    database,
+    redis,
+    mediaDir,
+    producer,
+    queuedJobs: async (queue) => {
+      const counts = await producer.queue(queue).getJobCounts();
+      return Object.values(counts).reduce((sum, n) => sum + n, 0);
+    },
+    request,
+    waitForJob: async (jobId, user, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const response = await request('GET', `/api/jobs/${jobId}`, { user });
+        if (response.status !== 200) throw new Error(`polling job ${jobId} answered ${response.status}: ${await response.text()}`);
+        const job = (await response.json()) as JobStatus;
+        if (job.status === 'completed' || job.status === 'failed') return job;
+        if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    stop: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await server.close();
+      await producer.close();
+      await redis.cleanup();
+      await database.drop();
+      await rm(mediaDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,2 @@
+export { type AppDeps, app } from './app.ts';
+export { buildServer } from './server.ts';

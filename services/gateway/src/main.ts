@@ -1,0 +1,32 @@
+import { loadConfigOrExit } from '@mediaflow/config';
+import { createDb } from '@mediaflow/db';
+import { createLogger } from '@mediaflow/logger';
+import { usesLocalStore } from '@mediaflow/providers';
+import { createRedis, JobProducer } from '@mediaflow/queue';
+import { runServer } from './server.ts';
+
+// Composition root: config, clients and the app, built and wired here and nowhere else.
+const config = loadConfigOrExit();
+const logger = createLogger({ service: 'gateway', level: config.logLevel });
+if (config.jwt.isDevelopmentDefault) {
+  logger.warn('JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.');
+}
+const db = createDb(config.databaseUrl);
+const redis = createRedis(config.redisUrl, 'producer');
+const producer = new JobProducer({ connection: redis, prefix: config.queuePrefix, retry: config.jobs });
+const serveLocalMedia = usesLocalStore(config);
+if (serveLocalMedia) logger.info({ mediaDir: config.mediaDir }, 'serving the local disk store under /media/');
+
+await runServer(
+  { config, db, redis, producer, serveLocalMedia },
+  {
+    port: config.port,
+    host: config.host,
+    logger,
+    onClose: async () => {
+      await producer.close();
+      redis.disconnect();
+      await db.destroy();
+    },
+  },
+);

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { JobInput } from '@mediaflow/db';
+import { inspectImage } from '@mediaflow/providers';
+import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { errorResponses, HttpError } from '../errors.ts';
+import { AspectRatioSchema, JobAccepted } from '../schemas.ts';
+import type { Submissions } from '../submissions.ts';
+
+export const PROMPT_MAX_LENGTH = 2000;
+
+const GenerateImageBody = Type.Object(
+  {
+    prompt: Type.String({ minLength: 1, maxLength: PROMPT_MAX_LENGTH, description: 'What to draw.' }),
+    aspectRatio: Type.Optional(AspectRatioSchema),
+    referenceImage: Type.Optional(
+      Type.Unsafe<Buffer>({
+        type: 'object',
+        description: 'multipart/form-data only: a JPEG, PNG or WebP file. The output takes its aspect ratio unless aspectRatio is given.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export interface GenerateImageRouteOptions {
+  submissions: Submissions;
+  maxImageBytes: number;
+}
+
+/** POST /api/ai-agent/generate-image: accepts a prompt (and a reference image) and answers 202 with a job id. */
+export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOptions> = async (app, options) => {
+  app.post(
+    '/ai-agent/generate-image',
+    {
+      schema: {
+        summary: 'Generate an image from a prompt',
+        consumes: ['multipart/form-data', 'application/json'],
+        body: GenerateImageBody,
+        response: { 202: JobAccepted, ...errorResponses(400, 401, 413, 415, 503) },
+      },
+      config: {
+        multipartOptions: { limits: { files: 1, fileSize: options.maxImageBytes, fields: 5, fieldSize: 64 * 1024 } },
+      },
+    },
+    async (request, reply) => {
+      const { prompt, aspectRatio, referenceImage } = request.body;
+      if (prompt.trim().length === 0) throw new HttpError(400, 'invalid_input', 'prompt must not be blank');
+      const inputs: JobInput[] = [];
+      if (referenceImage !== undefined) {
+        if (!Buffer.isBuffer(referenceImage)) {
+          throw new HttpError(400, 'invalid_input', 'referenceImage must be sent as a file in a multipart/form-data request');
+        }
+        const image = await inspectImage(referenceImage);
+        if (!image) {
+          throw new HttpError(415, 'unsupported_media_type', 'referenceImage must be a JPEG, PNG or WebP image');
+        }
+        inputs.push({
+          name: REFERENCE_IMAGE_INPUT,
+          contentType: `image/${image.format}`,
+          sha256: createHash('sha256').update(referenceImage).digest('hex'),
+          data: referenceImage,
+        });
+      }
+      const accepted = await options.submissions.submit(
+        'generate-image',
+        request.userId,
+        { ownerId: request.userId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0 },
+        inputs,
+      );
+      return reply.code(202).send(accepted);
+    },
+  );
+};

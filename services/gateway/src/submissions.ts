@@ -1,0 +1,37 @@
+import type { JobInput, JobsRepository } from '@mediaflow/db';
+import type { JobName, JobPayload, JobProducer, JobRequest } from '@mediaflow/queue';
+import type { FastifyBaseLogger } from 'fastify';
+import { HttpError } from './errors.ts';
+
+/**
+ * Accepts a job: its row (and input files) in PostgreSQL first, then the queue entry. If the queue
+ * cannot take it, the row goes too and the client hears 503, so nothing is left half-written.
+ */
+export class Submissions {
+  private readonly jobs: JobsRepository;
+  private readonly producer: JobProducer;
+  private readonly logger: FastifyBaseLogger;
+
+  constructor(deps: { jobs: JobsRepository; producer: JobProducer; logger: FastifyBaseLogger }) {
+    this.jobs = deps.jobs;
+    this.producer = deps.producer;
+    this.logger = deps.logger;
+  }
+
+  async submit<N extends JobName>(
+    name: N,
+    ownerId: string,
+    payload: Omit<JobPayload<N>, 'jobId'>,
+    inputs: JobInput[] = [],
+  ): Promise<{ jobId: string; status: 'queued'; statusUrl: string }> {
+    const jobId = await this.jobs.create({ kind: name, ownerId, payload }, inputs);
+    try {
+      await this.producer.add({ name, payload: { ...payload, jobId } } as JobRequest);
+    } catch (error) {
+      this.logger.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
+      await this.jobs.delete(jobId);
+      throw new HttpError(503, 'service_unavailable', 'the job queue is unavailable; nothing was saved, try again shortly');
+    }
+    return { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+  }
+}

@@ -1,0 +1,32 @@
+import { loadConfigOrExit } from '@mediaflow/config';
+import { createDb } from '@mediaflow/db';
+import { createLogger } from '@mediaflow/logger';
+import { buildImageGenerator, buildMediaStore } from '@mediaflow/providers';
+import { createRedis } from '@mediaflow/queue';
+import closeWithGrace from 'close-with-grace';
+import { startGeneratorWorker } from './worker.ts';
+
+/** In-flight generations get this long to finish after SIGTERM (an image can take a minute). */
+const SHUTDOWN_DEADLINE_MS = 90_000;
+
+// Composition root: config, clients and the worker, built and wired here and nowhere else.
+const config = loadConfigOrExit();
+const logger = createLogger({ service: 'generator', level: config.logLevel });
+const db = createDb(config.databaseUrl);
+const connection = createRedis(config.redisUrl, 'worker');
+const generator = buildImageGenerator(config);
+const store = buildMediaStore(config, logger);
+logger.info(
+  { generator: generator.model, store: store.name, concurrency: config.generatorConcurrency },
+  `generator worker starting: ${config.gemini ? 'Gemini' : 'LOCAL generator (no GEMINI_API_KEY)'}, store ${store.name}`,
+);
+const worker = startGeneratorWorker({ config, db, connection, generator, store, logger });
+worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'generator crashed; shutting down');
+  else logger.info({ signal }, 'generator shutting down: finishing in-flight jobs');
+  await worker.close();
+  connection.disconnect();
+  await db.destroy();
+});
