@@ -1,6 +1,6 @@
-import type { Kysely } from 'kysely';
 import { type Migration, Migrator } from 'kysely/migration';
 import pg from 'pg';
+import type { Db } from './client.ts';
 import * as initial from './migrations/0001-initial.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
@@ -8,7 +8,7 @@ const migrations: Record<string, Migration> = {
   '0001-initial': initial,
 };
 
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+export async function migrateToLatest(db: Db): Promise<string[]> {
   const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error;

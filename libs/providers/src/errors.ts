@@ -35,29 +35,72 @@ export class ProviderError extends Error {
 }
 
 /** Maps an HTTP status from any provider to the error a poller sees. */
-export function providerErrorFromStatus(provider: string, status: number, detail: string, cause?: unknown): ProviderError {
+export function providerErrorFromStatus(
+  provider: string,
+  status: number,
+  detail: string,
+  cause?: unknown,
+): ProviderError {
   const base = { provider, status, cause };
   if (status === 429) {
-    return new ProviderError({ ...base, code: 'provider_quota', retryable: true, message: `${provider} is rate limiting or out of quota (429): ${detail}` });
+    return new ProviderError({
+      ...base,
+      code: 'provider_quota',
+      retryable: true,
+      message: `${provider} is rate limiting or out of quota (429): ${detail}`,
+    });
   }
   if (status === 408 || status === 504) {
-    return new ProviderError({ ...base, code: 'provider_timeout', retryable: true, message: `${provider} timed out (${status}): ${detail}` });
+    return new ProviderError({
+      ...base,
+      code: 'provider_timeout',
+      retryable: true,
+      message: `${provider} timed out (${status}): ${detail}`,
+    });
   }
   if (status >= 500) {
-    return new ProviderError({ ...base, code: 'provider_unavailable', retryable: true, message: `${provider} failed (${status}): ${detail}` });
+    return new ProviderError({
+      ...base,
+      code: 'provider_unavailable',
+      retryable: true,
+      message: `${provider} failed (${status}): ${detail}`,
+    });
   }
   if (status === 401 || status === 403) {
-    return new ProviderError({ ...base, code: 'provider_auth', retryable: false, message: `${provider} refused the credentials (${status}): ${detail}. Check the API key in the configuration.` });
+    return new ProviderError({
+      ...base,
+      code: 'provider_auth',
+      retryable: false,
+      message: `${provider} refused the credentials (${status}): ${detail}. Check the API key in the configuration.`,
+    });
   }
-  return new ProviderError({ ...base, code: 'provider_rejected', retryable: false, message: `${provider} rejected the request (${status}): ${detail}` });
+  return new ProviderError({
+    ...base,
+    code: 'provider_rejected',
+    retryable: false,
+    message: `${provider} rejected the request (${status}): ${detail}`,
+  });
 }
 
 /** Network failures and our own timeouts: nothing was answered, so trying again is right. */
 export function providerErrorFromNetwork(provider: string, error: unknown, timeoutMs: number): ProviderError {
   const name = error instanceof Error ? error.name : '';
   if (name === 'AbortError' || name === 'TimeoutError') {
-    return new ProviderError({ provider, code: 'provider_timeout', retryable: true, message: `${provider} did not answer within ${timeoutMs} ms`, cause: error });
+    return new ProviderError({
+      provider,
+      code: 'provider_timeout',
+      retryable: true,
+      message: `${provider} did not answer within ${timeoutMs} ms`,
+      cause: error,
+    });
   }
-  const detail = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
-  return new ProviderError({ provider, code: 'provider_unavailable', retryable: true, message: `${provider} could not be reached: ${detail}`, cause: error });
+  const detail =
+    error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error);
+  return new ProviderError({
+    provider,
+    code: 'provider_unavailable',
+    retryable: true,
+    message: `${provider} could not be reached: ${detail}`,
+    cause: error,
+  });
 }

@@ -29,7 +29,13 @@ export function buildMediaStore(config: Config, logger: Logger): MediaStore {
     stores.push(new RetryingStore(cloudinary, CLOUDINARY_RETRIES, logger));
   }
   if (config.imagekit) {
-    stores.push(new ImageKitStore({ privateKey: config.imagekit.privateKey, baseUrl: config.imagekit.baseUrl, timeoutMs: config.uploadTimeoutMs }));
+    stores.push(
+      new ImageKitStore({
+        privateKey: config.imagekit.privateKey,
+        baseUrl: config.imagekit.baseUrl,
+        timeoutMs: config.uploadTimeoutMs,
+      }),
+    );
   }
   if (usesLocalStore(config)) return new LocalDiskStore({ root: config.mediaDir, publicUrl: config.publicUrl });
   return stores.length === 1 && stores[0] ? stores[0] : new FallbackStore(stores, logger);

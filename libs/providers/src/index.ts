@@ -1,4 +1,5 @@
 export { ProviderError, type ProviderErrorCode } from './errors.ts';
+export { buildImageGenerator, buildMediaStore, usesLocalStore } from './from-config.ts';
 export { GeminiImageGenerator } from './generators/gemini.ts';
 export type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './generators/image-generator.ts';
 export { LocalImageGenerator } from './generators/local.ts';
@@ -8,6 +9,11 @@ export { CloudinaryStore } from './stores/cloudinary.ts';
 export { FallbackStore } from './stores/fallback.ts';
 export { ImageKitStore } from './stores/imagekit.ts';
 export { LocalDiskStore } from './stores/local-disk.ts';
-export { GENERATED_FOLDER, type MediaStore, type StoredMedia, type StoreProvider, type UploadRequest } from './stores/media-store.ts';
+export {
+  GENERATED_FOLDER,
+  type MediaStore,
+  type StoredMedia,
+  type StoreProvider,
+  type UploadRequest,
+} from './stores/media-store.ts';
 export { RetryingStore } from './stores/retrying.ts';
-export { buildImageGenerator, buildMediaStore, usesLocalStore } from './from-config.ts';

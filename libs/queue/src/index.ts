@@ -1,6 +1,6 @@
+export type { Worker } from 'bullmq';
 export { createRedis, type Redis } from './connection.ts';
 export * from './contracts.ts';
 export { describeFailure, type JobErrorCode, PermanentJobError } from './errors.ts';
 export { JobProducer, type RetryPolicy } from './producer.ts';
-export type { Worker } from 'bullmq';
 export { type HandlerMap, type JobStateRecorder, startWorker, type WorkerOptions } from './worker.ts';

@@ -36,7 +36,9 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
 export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): Worker {
   const { handlers, deps, recorder, logger } = options;
   const run = async (job: Job<{ jobId: string }>): Promise<unknown> => {
-    const handler = handlers[job.name as JobNamesOf<Q>] as ((payload: unknown, deps: Deps) => Promise<unknown>) | undefined;
+    const handler = handlers[job.name as JobNamesOf<Q>] as
+      | ((payload: unknown, deps: Deps) => Promise<unknown>)
+      | undefined;
     if (!handler) throw new UnrecoverableError(`queue "${options.queue}" has no handler for job "${job.name}"`);
     const id = job.data.jobId;
     const attempt = job.attemptsMade + 1;

@@ -20,7 +20,8 @@ declare module 'vitest' {
 // This file and libs/config are the only readers of process.env.
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const stops: Array<() => Promise<unknown>> = [];
-  const postgresUrl = process.env.DATABASE_URL ?? (await startPostgresContainer(stops)) ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const postgresUrl =
+    process.env.DATABASE_URL ?? (await startPostgresContainer(stops)) ?? 'postgres://postgres@127.0.0.1:5432/postgres';
   const redisUrl = process.env.REDIS_URL ?? (await startRedisContainer(stops)) ?? 'redis://127.0.0.1:6379';
   const runId = `mf_${randomBytes(3).toString('hex')}`;
   const templateDatabase = `${runId}_template`;
@@ -38,7 +39,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     const client = new pg.Client({ connectionString: postgresUrl });
     await client.connect();
-    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`${runId}%`]);
+    const { rows } = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [
+      `${runId}%`,
+    ]);
     for (const { datname } of rows) await client.query(`drop database if exists "${datname}" with (force)`);
     await client.end();
     for (const stop of stops) await stop();

@@ -72,10 +72,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     JWT_SECRET: TEST_JWT_SECRET,
     MEDIA_DIR: mediaDir,
     JOB_BACKOFF_MS: '20',
-    ...(options.gemini ? { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: options.gemini.baseUrl, GEMINI_TIMEOUT_MS: '5000' } : {}),
+    ...(options.gemini
+      ? { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: options.gemini.baseUrl, GEMINI_TIMEOUT_MS: '5000' }
+      : {}),
     ...(options.cloudinary ? { CLOUDINARY_URL: options.cloudinary.cloudinaryUrl } : {}),
     ...(options.imagekit
-      ? { IMAGEKIT_PRIVATE_KEY: 'private_test_key', IMAGEKIT_URL_ENDPOINT: options.imagekit.urlEndpoint, IMAGEKIT_BASE_URL: options.imagekit.baseUrl }
+      ? {
+          IMAGEKIT_PRIVATE_KEY: 'private_test_key',
+          IMAGEKIT_URL_ENDPOINT: options.imagekit.urlEndpoint,
+          IMAGEKIT_BASE_URL: options.imagekit.baseUrl,
+        }
       : {}),
     ...options.env,
   };
@@ -83,7 +89,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = createLogger({ service: 'test', level: gatewayConfig.logLevel });
   const producer = new JobProducer({ connection: redis.producer, prefix: redis.prefix, retry: gatewayConfig.jobs });
   const server = buildServer(
-    { config: gatewayConfig, db: database.db, redis: redis.producer, producer, serveLocalMedia: usesLocalStore(gatewayConfig) },
+    {
+      config: gatewayConfig,
+      db: database.db,
+      redis: redis.producer,
+      producer,
+      serveLocalMedia: usesLocalStore(gatewayConfig),
+    },
     logger,
   );
   await server.listen({ port: 0, host: '127.0.0.1' });
@@ -132,7 +144,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const response = await request('GET', `/api/jobs/${jobId}`, { user });
-        if (response.status !== 200) throw new Error(`polling job ${jobId} answered ${response.status}: ${await response.text()}`);
+        if (response.status !== 200)
+          throw new Error(`polling job ${jobId} answered ${response.status}: ${await response.text()}`);
         const job = (await response.json()) as JobStatus;
         if (job.status === 'completed' || job.status === 'failed') return job;
         if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.status} after ${timeoutMs} ms`);

@@ -40,7 +40,12 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
 
   if (deps.serveLocalMedia) {
     await mkdir(deps.config.mediaDir, { recursive: true });
-    await fastify.register(fastifyStatic, { root: deps.config.mediaDir, prefix: '/media/', index: false, dotfiles: 'deny' });
+    await fastify.register(fastifyStatic, {
+      root: deps.config.mediaDir,
+      prefix: '/media/',
+      index: false,
+      dotfiles: 'deny',
+    });
   }
 
   await fastify.register(

@@ -28,13 +28,19 @@ export function createAuthHook(options: { secret: string; users: UsersRepository
     if (!token) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <JWT>');
     let subject: unknown;
     try {
-      ({ payload: { sub: subject } } = await jwtVerify(token, key, { algorithms: ['HS256'] }));
+      ({
+        payload: { sub: subject },
+      } = await jwtVerify(token, key, { algorithms: ['HS256'] }));
     } catch (error) {
       const why = error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid';
       throw new HttpError(401, 'unauthorized', `${why}; sign in again`);
     }
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
-      throw new HttpError(401, 'unauthorized', `the token needs a "sub" claim of 1 to ${MAX_SUBJECT_LENGTH} characters naming the user`);
+      throw new HttpError(
+        401,
+        'unauthorized',
+        `the token needs a "sub" claim of 1 to ${MAX_SUBJECT_LENGTH} characters naming the user`,
+      );
     }
     if (!known.has(subject)) {
       await options.users.ensure(subject);

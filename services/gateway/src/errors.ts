@@ -63,15 +63,20 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof HttpError) return send(reply, error.statusCode, error.code, error.message);
   if (error.validation) {
     const where = error.validationContext ?? 'request';
-    const details = error.validation.map((v) => `${where}${v.instancePath || ''} ${v.message ?? 'is invalid'}`).join('; ');
+    const details = error.validation
+      .map((v) => `${where}${v.instancePath || ''} ${v.message ?? 'is invalid'}`)
+      .join('; ');
     return send(reply, 400, 'invalid_input', details);
   }
   const known = KNOWN_ERRORS[error.code];
-  if (known) return send(reply, known.status, CODE_BY_STATUS[known.status] ?? 'invalid_input', known.message ?? error.message);
+  if (known)
+    return send(reply, known.status, CODE_BY_STATUS[known.status] ?? 'invalid_input', known.message ?? error.message);
   const status = error.statusCode ?? 0;
-  if (status >= 400 && status < 500) return send(reply, status, CODE_BY_STATUS[status] ?? 'invalid_input', error.message);
+  if (status >= 400 && status < 500)
+    return send(reply, status, CODE_BY_STATUS[status] ?? 'invalid_input', error.message);
   // @fastify/multipart throws errors with no status for some malformed bodies (provider notes): still the client's fault.
-  if (status === 0 && isMalformedBody(error)) return send(reply, 400, 'invalid_input', `malformed request body: ${error.message}`);
+  if (status === 0 && isMalformedBody(error))
+    return send(reply, 400, 'invalid_input', `malformed request body: ${error.message}`);
   request.log.error({ err: error }, 'request failed');
   return send(reply, 500, 'internal', 'something went wrong on our side; try again, and report it if it persists');
 }

@@ -9,7 +9,9 @@ import { runServer } from './server.ts';
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
 if (config.jwt.isDevelopmentDefault) {
-  logger.warn('JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.');
+  logger.warn(
+    'JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.',
+  );
 }
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, 'producer');

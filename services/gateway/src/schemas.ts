@@ -15,9 +15,18 @@ export const JobAccepted = Type.Object({
 export const JobStatusResponse = Type.Object({
   jobId: Type.String({ format: 'uuid' }),
   kind: Type.String({ description: 'The job kind, e.g. generate-image.' }),
-  status: Type.Union([Type.Literal('queued'), Type.Literal('active'), Type.Literal('completed'), Type.Literal('failed')]),
+  status: Type.Union([
+    Type.Literal('queued'),
+    Type.Literal('active'),
+    Type.Literal('completed'),
+    Type.Literal('failed'),
+  ]),
   attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
-  result: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: "The job's result once completed; its shape depends on the kind." })),
+  result: Type.Optional(
+    Type.Record(Type.String(), Type.Unknown(), {
+      description: "The job's result once completed; its shape depends on the kind.",
+    }),
+  ),
   error: Type.Optional(
     Type.Object({
       code: Type.String({ description: 'e.g. provider_blocked, provider_timeout, provider_quota, invalid_input' }),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from '@mediaflow/logger';
 import closeWithGrace from 'close-with-grace';
 import Fastify from 'fastify';

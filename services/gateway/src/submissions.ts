@@ -30,7 +30,11 @@ export class Submissions {
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
       await this.jobs.delete(jobId);
-      throw new HttpError(503, 'service_unavailable', 'the job queue is unavailable; nothing was saved, try again shortly');
+      throw new HttpError(
+        503,
+        'service_unavailable',
+        'the job queue is unavailable; nothing was saved, try again shortly',
+      );
     }
     return { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
   }

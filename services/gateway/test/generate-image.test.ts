@@ -14,7 +14,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 async function submit(stack: Stack, fields: Record<string, string | Blob>, user = 'alice'): Promise<string> {
   const form = new FormData();
-  for (const [name, value] of Object.entries(fields)) form.append(name, value, ...(value instanceof Blob ? ['reference.png'] : []));
+  for (const [name, value] of Object.entries(fields))
+    form.append(name, value, ...(value instanceof Blob ? ['reference.png'] : []));
   const response = await stack.request('POST', '/api/ai-agent/generate-image', { user, form });
   expect(response.status).toBe(202);
   const body = (await response.json()) as { jobId: string; status: string; statusUrl: string };
@@ -36,13 +37,22 @@ describe('generation with the local stand-ins (no credentials)', () => {
   afterAll(() => stack.stop());
 
   it('turns a JSON prompt into a 1:1 JPEG served under /media/, with its provenance recorded', async () => {
-    const response = await stack.request('POST', '/api/ai-agent/generate-image', { user: 'alice', json: { prompt: 'a lighthouse at dusk' } });
+    const response = await stack.request('POST', '/api/ai-agent/generate-image', {
+      user: 'alice',
+      json: { prompt: 'a lighthouse at dusk' },
+    });
     expect(response.status).toBe(202);
     const { jobId } = (await response.json()) as { jobId: string };
 
     const job = await stack.waitForJob(jobId, 'alice');
     expect(job).toMatchObject({ jobId, kind: 'generate-image', status: 'completed', attempts: 1 });
-    expect(job.result).toMatchObject({ provider: 'local', aspectRatio: '1:1', format: 'jpg', width: 1024, height: 1024 });
+    expect(job.result).toMatchObject({
+      provider: 'local',
+      aspectRatio: '1:1',
+      format: 'jpg',
+      width: 1024,
+      height: 1024,
+    });
     const url = String(job.result?.url);
     expect(url).toMatch(new RegExp(`^${stack.baseUrl}/media/ai-generated-images/ai-generated-\\d+-[0-9a-f]{8}\\.jpg$`));
     expect(await fetchImage(url)).toEqual({ format: 'jpeg', width: 1024, height: 1024 });
@@ -64,7 +74,10 @@ describe('generation with the local stand-ins (no credentials)', () => {
   });
 
   it('follows the reference image: a 1080x1920 photo gives a 9:16 image', async () => {
-    const jobId = await submit(stack, { prompt: 'a tall tower', referenceImage: new Blob([await makeImage(1080, 1920, 'jpeg')]) });
+    const jobId = await submit(stack, {
+      prompt: 'a tall tower',
+      referenceImage: new Blob([await makeImage(1080, 1920, 'jpeg')]),
+    });
     const job = await stack.waitForJob(jobId, 'alice');
     expect(job.result).toMatchObject({ aspectRatio: '9:16', width: 756, height: 1344 });
   });
@@ -97,7 +110,13 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
     const jobId = await submit(stack, { prompt: 'a red fox in the snow', referenceImage: new Blob([reference]) });
     const job = await stack.waitForJob(jobId, 'alice');
     expect(job).toMatchObject({ status: 'completed', attempts: 1 });
-    expect(job.result).toMatchObject({ provider: 'cloudinary', aspectRatio: '16:9', format: 'jpg', width: 1344, height: 768 });
+    expect(job.result).toMatchObject({
+      provider: 'cloudinary',
+      aspectRatio: '16:9',
+      format: 'jpg',
+      width: 1344,
+      height: 768,
+    });
 
     expect(gemini.requests).toHaveLength(1);
     const sent = gemini.requests[0];
@@ -108,19 +127,35 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
 
     expect(cloudinary.uploads).toHaveLength(1);
     const upload = cloudinary.uploads[0];
-    expect(upload?.params).toMatchObject({ folder: 'ai-generated-images', format: 'jpg', transformation: 'q_auto:best' });
+    expect(upload?.params).toMatchObject({
+      folder: 'ai-generated-images',
+      format: 'jpg',
+      transformation: 'q_auto:best',
+    });
     expect(upload?.params.public_id).toMatch(/^ai-generated-\d+-[0-9a-f]{8}$/);
     expect(upload?.publicId).toBe(`ai-generated-images/${upload?.params.public_id}`);
     expect(await imageSize(upload?.bytes ?? Buffer.alloc(0))).toMatchObject({ format: 'jpeg' });
     expect(await fetchImage(String(job.result?.url))).toEqual({ format: 'jpeg', width: 1344, height: 768 });
 
-    const asset = await stack.database.db.selectFrom('generated_assets').selectAll().where('jobId', '=', jobId).executeTakeFirstOrThrow();
-    expect(asset).toMatchObject({ provider: 'cloudinary', providerId: upload?.publicId, model: 'gemini-3-pro-image-preview' });
+    const asset = await stack.database.db
+      .selectFrom('generated_assets')
+      .selectAll()
+      .where('jobId', '=', jobId)
+      .executeTakeFirstOrThrow();
+    expect(asset).toMatchObject({
+      provider: 'cloudinary',
+      providerId: upload?.publicId,
+      model: 'gemini-3-pro-image-preview',
+    });
     expect(asset.referenceSha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('lets aspectRatio override the reference image', async () => {
-    const jobId = await submit(stack, { prompt: 'a square', aspectRatio: '1:1', referenceImage: new Blob([await makeImage(1080, 1920)]) });
+    const jobId = await submit(stack, {
+      prompt: 'a square',
+      aspectRatio: '1:1',
+      referenceImage: new Blob([await makeImage(1080, 1920)]),
+    });
     expect((await stack.waitForJob(jobId, 'alice')).result).toMatchObject({ aspectRatio: '1:1' });
     expect(gemini.requests[0]?.aspectRatio).toBe('1:1');
   });
@@ -144,7 +179,11 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
     expect(imagekit.uploads[0]?.fields).toMatchObject({ folder: '/ai-generated-images/', useUniqueFileName: 'false' });
     expect(imagekit.uploads[0]?.filePath).toMatch(/^\/ai-generated-images\/ai-generated-\d+-[0-9a-f]{8}\.jpg$/);
     expect(await fetchImage(String(job.result?.url))).toMatchObject({ format: 'jpeg' });
-    const asset = await stack.database.db.selectFrom('generated_assets').select('provider').where('jobId', '=', jobId).executeTakeFirstOrThrow();
+    const asset = await stack.database.db
+      .selectFrom('generated_assets')
+      .select('provider')
+      .where('jobId', '=', jobId)
+      .executeTakeFirstOrThrow();
     expect(asset.provider).toBe('imagekit');
   });
 
@@ -161,7 +200,11 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
     const jobId = await submit(stack, { prompt: 'anything' });
     const job = await stack.waitForJob(jobId, 'alice');
     expect(job).toMatchObject({ status: 'failed', attempts: 1 });
-    expect(job.error).toEqual({ code: 'provider_rejected', retryable: false, message: expect.stringContaining('Unsupported image size for this model.') });
+    expect(job.error).toEqual({
+      code: 'provider_rejected',
+      retryable: false,
+      message: expect.stringContaining('Unsupported image size for this model.'),
+    });
     expect(gemini.requests).toHaveLength(1);
     expect(cloudinary.uploads).toHaveLength(0);
   });
@@ -177,6 +220,9 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
   it('fails with provider_no_image when the model answers with text only', async () => {
     gemini.script({ kind: 'no-image' });
     const jobId = await submit(stack, { prompt: 'a poem' });
-    expect(await stack.waitForJob(jobId, 'alice')).toMatchObject({ status: 'failed', error: { code: 'provider_no_image' } });
+    expect(await stack.waitForJob(jobId, 'alice')).toMatchObject({
+      status: 'failed',
+      error: { code: 'provider_no_image' },
+    });
   });
 });

@@ -9,7 +9,12 @@ import {
   nearestAspectRatio,
   toJpegAtRatio,
 } from '@mediaflow/providers';
-import { type GenerateImagePayload, type GenerateImageResult, PermanentJobError, REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
+import {
+  type GenerateImagePayload,
+  type GenerateImageResult,
+  PermanentJobError,
+  REFERENCE_IMAGE_INPUT,
+} from '@mediaflow/queue';
 import { enhancePrompt } from './style-guidelines.ts';
 
 export interface GeneratorDeps {
@@ -73,9 +78,14 @@ export async function generateImage(payload: GenerateImagePayload, deps: Generat
 
 async function loadReference(jobId: string, deps: GeneratorDeps) {
   const input = await deps.jobs.findInput(jobId, REFERENCE_IMAGE_INPUT);
-  if (!input) throw new PermanentJobError('invalid_input', 'the reference image of this job is missing; submit it again');
+  if (!input)
+    throw new PermanentJobError('invalid_input', 'the reference image of this job is missing; submit it again');
   const image = await inspectImage(input.data);
-  if (!image) throw new PermanentJobError('invalid_input', 'the reference image cannot be read as JPEG, PNG or WebP; submit another');
+  if (!image)
+    throw new PermanentJobError(
+      'invalid_input',
+      'the reference image cannot be read as JPEG, PNG or WebP; submit another',
+    );
   return { ...input, width: image.width, height: image.height };
 }
 

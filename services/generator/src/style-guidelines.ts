@@ -12,6 +12,9 @@ export const STYLE_GUIDELINES: readonly string[] = [
 ];
 
 export function enhancePrompt(prompt: string, aspectRatio: AspectRatio): string {
-  const guidelines = [...STYLE_GUIDELINES, `Compose for a ${aspectRatio} frame; keep important content away from the edges.`];
+  const guidelines = [
+    ...STYLE_GUIDELINES,
+    `Compose for a ${aspectRatio} frame; keep important content away from the edges.`,
+  ];
   return `${prompt.trim()}\n\nStyle guidelines:\n${guidelines.map((line) => `- ${line}`).join('\n')}`;
 }

@@ -17,10 +17,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('kind', 'text', (col) => col.notNull())
     .addColumn('ownerId', 'text', (col) => col.notNull().references('users.id'))
     .addColumn('status', 'text', (col) =>
-      col
-        .notNull()
-        .defaultTo('queued')
-        .check(sql`status in ('queued', 'active', 'completed', 'failed')`),
+      col.notNull().defaultTo('queued').check(sql`status in ('queued', 'active', 'completed', 'failed')`),
     )
     .addColumn('attempts', 'integer', (col) => col.notNull().defaultTo(0))
     .addColumn('payload', 'jsonb', (col) => col.notNull())

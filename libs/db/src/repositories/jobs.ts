@@ -41,7 +41,12 @@ export class JobsRepository {
   }
 
   async findForOwner(id: string, ownerId: string): Promise<JobRow | undefined> {
-    return this.db.selectFrom('jobs').selectAll().where('id', '=', id).where('ownerId', '=', ownerId).executeTakeFirst();
+    return this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('id', '=', id)
+      .where('ownerId', '=', ownerId)
+      .executeTakeFirst();
   }
 
   async findInput(jobId: string, name: string): Promise<JobInput | undefined> {

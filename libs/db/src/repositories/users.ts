@@ -8,6 +8,10 @@ export class UsersRepository {
 
   /** A user row appears the first time a valid token names it. */
   async ensure(id: string): Promise<void> {
-    await this.db.insertInto('users').values({ id }).onConflict((oc) => oc.column('id').doNothing()).execute();
+    await this.db
+      .insertInto('users')
+      .values({ id })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
   }
 }

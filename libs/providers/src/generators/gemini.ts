@@ -1,11 +1,20 @@
 import { ApiError, type GenerateContentResponse, GoogleGenAI } from '@google/genai';
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
-import type { GenerateImageRequest, GeneratedImage, ImageGenerator } from './image-generator.ts';
+import type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './image-generator.ts';
 
 const PROVIDER = 'Gemini';
 
 // Finish reasons that mean "the model would not draw this": the same prompt will be refused again.
-const REFUSALS = new Set(['SAFETY', 'IMAGE_SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION']);
+const REFUSALS = new Set([
+  'SAFETY',
+  'IMAGE_SAFETY',
+  'PROHIBITED_CONTENT',
+  'BLOCKLIST',
+  'SPII',
+  'RECITATION',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
+]);
 
 export interface GeminiOptions {
   apiKey: string;
@@ -34,9 +43,13 @@ export class GeminiImageGenerator implements ImageGenerator {
   }
 
   async generate(request: GenerateImageRequest): Promise<GeneratedImage> {
-    const parts: Array<{ text: string } | { inlineData: { mimeType: string; data: string } }> = [{ text: request.prompt }];
+    const parts: Array<{ text: string } | { inlineData: { mimeType: string; data: string } }> = [
+      { text: request.prompt },
+    ];
     if (request.reference) {
-      parts.push({ inlineData: { mimeType: request.reference.mimeType, data: request.reference.data.toString('base64') } });
+      parts.push({
+        inlineData: { mimeType: request.reference.mimeType, data: request.reference.data.toString('base64') },
+      });
     }
     let response: GenerateContentResponse;
     try {
@@ -46,7 +59,8 @@ export class GeminiImageGenerator implements ImageGenerator {
         config: { responseModalities: ['IMAGE'], imageConfig: { aspectRatio: request.aspectRatio } },
       });
     } catch (error) {
-      if (error instanceof ApiError) throw providerErrorFromStatus(PROVIDER, error.status, apiErrorDetail(error), error);
+      if (error instanceof ApiError)
+        throw providerErrorFromStatus(PROVIDER, error.status, apiErrorDetail(error), error);
       throw providerErrorFromNetwork(PROVIDER, error, this.timeoutMs);
     }
     return pickImage(response);
@@ -57,15 +71,22 @@ export class GeminiImageGenerator implements ImageGenerator {
 export function pickImage(response: GenerateContentResponse): GeneratedImage {
   const blockReason = response.promptFeedback?.blockReason;
   if (blockReason) {
-    throw blocked(`the prompt was blocked (${blockReason}${response.promptFeedback?.blockReasonMessage ? `: ${response.promptFeedback.blockReasonMessage}` : ''})`);
+    throw blocked(
+      `the prompt was blocked (${blockReason}${response.promptFeedback?.blockReasonMessage ? `: ${response.promptFeedback.blockReasonMessage}` : ''})`,
+    );
   }
   const candidate = response.candidates?.[0];
-  const image = (candidate?.content?.parts ?? []).filter((part) => part.inlineData?.data && !part.thought).at(-1)?.inlineData;
+  const image = (candidate?.content?.parts ?? [])
+    .filter((part) => part.inlineData?.data && !part.thought)
+    .at(-1)?.inlineData;
   if (image?.data) return { data: Buffer.from(image.data, 'base64'), mimeType: image.mimeType ?? 'image/png' };
 
   const finishReason = candidate?.finishReason;
   if (finishReason && REFUSALS.has(finishReason)) throw blocked(`the model refused to draw it (${finishReason})`);
-  const said = candidate?.content?.parts?.map((part) => part.text ?? '').join(' ').trim();
+  const said = candidate?.content?.parts
+    ?.map((part) => part.text ?? '')
+    .join(' ')
+    .trim();
   throw new ProviderError({
     provider: PROVIDER,
     code: 'provider_no_image',

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { DEFAULT_SIZES } from '../images/sizes.ts';
-import type { GenerateImageRequest, GeneratedImage, ImageGenerator } from './image-generator.ts';
+import type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './image-generator.ts';
 
 /**
  * LOCAL STAND-IN for Gemini, used when GEMINI_API_KEY is unset: draws a real JPEG of the asked aspect
@@ -14,7 +14,10 @@ export class LocalImageGenerator implements ImageGenerator {
     const { width, height } = DEFAULT_SIZES[request.aspectRatio];
     const hue = createHash('sha256').update(request.prompt).digest()[0] ?? 0;
     const fontSize = Math.round(Math.min(width, height) / 18);
-    const lines = wrap(request.prompt.split('\n\n')[0] ?? '', Math.floor((width * 0.8) / (fontSize * 0.55))).slice(0, 8);
+    const lines = wrap(request.prompt.split('\n\n')[0] ?? '', Math.floor((width * 0.8) / (fontSize * 0.55))).slice(
+      0,
+      8,
+    );
     const text = lines
       .map((line, i) => `<tspan x="50%" dy="${i === 0 ? 0 : 1.25}em">${escapeXml(line)}</tspan>`)
       .join('');

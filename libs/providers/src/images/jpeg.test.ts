@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { centerCrop, inspectImage, toJpegAtRatio } from './jpeg.ts';
 
 const png = (width: number, height: number) =>
-  sharp({ create: { width, height, channels: 3, background: '#336699' } }).png().toBuffer();
+  sharp({ create: { width, height, channels: 3, background: '#336699' } })
+    .png()
+    .toBuffer();
 
 describe('centerCrop', () => {
   it("leaves Gemini's own sizes for a ratio alone", () => {

@@ -48,7 +48,9 @@ export function centerCrop(
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
 /** Reads an image's kind and upright size from its bytes; undefined when it is not a JPEG, PNG or WebP image. */
-export async function inspectImage(data: Buffer): Promise<{ format: ImageFormat; width: number; height: number } | undefined> {
+export async function inspectImage(
+  data: Buffer,
+): Promise<{ format: ImageFormat; width: number; height: number } | undefined> {
   const format = sniffImageFormat(data);
   if (!format) return undefined;
   try {
@@ -63,7 +65,9 @@ export async function inspectImage(data: Buffer): Promise<{ format: ImageFormat;
 /** File kinds are decided by content, never by name or declared type. */
 export function sniffImageFormat(data: Buffer): ImageFormat | undefined {
   if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg';
-  if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return 'png';
-  if (data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP') return 'webp';
+  if (data.length >= 8 && data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    return 'png';
+  if (data.length >= 12 && data.toString('latin1', 0, 4) === 'RIFF' && data.toString('latin1', 8, 12) === 'WEBP')
+    return 'webp';
   return undefined;
 }

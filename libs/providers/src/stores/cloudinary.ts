@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { type UploadApiErrorResponse, type UploadApiResponse, v2 as cloudinary } from 'cloudinary';
+import { v2 as cloudinary, type UploadApiErrorResponse, type UploadApiResponse } from 'cloudinary';
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
 import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
 
@@ -66,9 +66,15 @@ export class CloudinaryStore implements MediaStore {
 /** The SDK rejects with plain objects ({ message, http_code }) for HTTP errors and with Errors for network ones. */
 function toProviderError(error: UploadApiErrorResponse | Error | undefined, timeoutMs: number): ProviderError {
   if (error === undefined) {
-    return new ProviderError({ provider: PROVIDER, code: 'provider_unavailable', retryable: true, message: 'Cloudinary answered with no result' });
+    return new ProviderError({
+      provider: PROVIDER,
+      code: 'provider_unavailable',
+      retryable: true,
+      message: 'Cloudinary answered with no result',
+    });
   }
-  if (error instanceof Error || typeof error.http_code !== 'number') return providerErrorFromNetwork(PROVIDER, error, timeoutMs);
+  if (error instanceof Error || typeof error.http_code !== 'number')
+    return providerErrorFromNetwork(PROVIDER, error, timeoutMs);
   // 499 is the SDK's own code for its request timeout.
   if (error.http_code === 499) return providerErrorFromStatus(PROVIDER, 408, error.message, error);
   return providerErrorFromStatus(PROVIDER, error.http_code, error.message, error);

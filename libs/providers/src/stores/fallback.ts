@@ -23,10 +23,16 @@ export class FallbackStore implements MediaStore {
       } catch (error) {
         failures.push(error);
         const next = this.stores[index + 1];
-        if (next) this.logger.warn({ err: error, from: store.name, to: next.name }, 'upload failed; falling back to the next store');
+        if (next)
+          this.logger.warn(
+            { err: error, from: store.name, to: next.name },
+            'upload failed; falling back to the next store',
+          );
       }
     }
-    const messages = failures.map((error, i) => `${this.stores[i]?.name}: ${error instanceof Error ? error.message : String(error)}`);
+    const messages = failures.map(
+      (error, i) => `${this.stores[i]?.name}: ${error instanceof Error ? error.message : String(error)}`,
+    );
     throw new ProviderError({
       provider: this.name,
       code: 'provider_unavailable',

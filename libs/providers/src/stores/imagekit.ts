@@ -37,11 +37,18 @@ export class ImageKitStore implements MediaStore {
         useUniqueFileName: false,
       });
       if (!result.fileId || !result.url) throw new Error('ImageKit answered without fileId or url');
-      return { provider: 'imagekit', providerId: result.fileId, url: result.url, bytes: result.size ?? request.data.length };
+      return {
+        provider: 'imagekit',
+        providerId: result.fileId,
+        url: result.url,
+        bytes: result.size ?? request.data.length,
+      };
     } catch (error) {
-      if (error instanceof APIConnectionTimeoutError) throw providerErrorFromStatus(PROVIDER, 408, error.message, error);
+      if (error instanceof APIConnectionTimeoutError)
+        throw providerErrorFromStatus(PROVIDER, 408, error.message, error);
       if (error instanceof APIConnectionError) throw providerErrorFromNetwork(PROVIDER, error, this.timeoutMs);
-      if (error instanceof APIError && error.status !== undefined) throw providerErrorFromStatus(PROVIDER, error.status, error.message, error);
+      if (error instanceof APIError && error.status !== undefined)
+        throw providerErrorFromStatus(PROVIDER, error.status, error.message, error);
       throw error;
     }
   }

@@ -27,7 +27,12 @@ export class LocalDiskStore implements MediaStore {
     const partial = `${target}.${randomUUID()}.partial`;
     await writeFile(partial, request.data);
     await rename(partial, target);
-    return { provider: 'local', providerId: relative, url: `${this.publicUrl}/media/${relative}`, bytes: request.data.length };
+    return {
+      provider: 'local',
+      providerId: relative,
+      url: `${this.publicUrl}/media/${relative}`,
+      bytes: request.data.length,
+    };
   }
 }
 

@@ -35,7 +35,10 @@ export class RetryingStore implements MediaStore {
         const retryable = error instanceof ProviderError && error.retryable;
         if (!retryable || attempt >= this.options.attempts) throw error;
         const delay = Math.random() * this.options.baseDelayMs * 2 ** (attempt - 1);
-        this.logger.warn({ err: error, store: this.name, attempt, delayMs: Math.round(delay) }, 'upload failed; retrying');
+        this.logger.warn(
+          { err: error, store: this.name, attempt, delayMs: Math.round(delay) },
+          'upload failed; retrying',
+        );
         await sleep(delay);
       }
     }

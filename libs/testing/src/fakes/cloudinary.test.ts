@@ -1,12 +1,12 @@
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { promisify } from 'node:util';
-import { v2 as cloudinary } from 'cloudinary';
 import type { UploadApiOptions, UploadApiResponse } from 'cloudinary';
+import { v2 as cloudinary } from 'cloudinary';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeCloudinary } from './cloudinary.ts';
 import type { FakeCloudinary } from './cloudinary.ts';
+import { startFakeCloudinary } from './cloudinary.ts';
 
 const credentials = { cloud_name: 'demo-cloud', api_key: '123456', api_secret: 'right-secret' };
 let fake: FakeCloudinary;
@@ -125,6 +125,7 @@ describe('fake Cloudinary driven by the cloudinary SDK', () => {
       const stream = v2.uploader.upload_stream({ resource_type: 'raw' }, (error, result) => console.log(JSON.stringify(error ?? result)));
       stream.end(Buffer.from('hello'));`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      // biome-ignore lint/style/noProcessEnv: the child must see CLOUDINARY_URL exactly as a deployment sets it
       env: { ...process.env, CLOUDINARY_URL: fake.cloudinaryUrl },
     });
     expect(JSON.parse(stdout)).toMatchObject({ resource_type: 'raw', bytes: 5 });

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import sharp from 'sharp';
+import { STATUS_CODES } from 'node:http';
 import type { FormatEnum } from 'sharp';
+import sharp from 'sharp';
+import type { FilePart } from './http.ts';
 import {
   failureQueue,
   fileField,
@@ -15,7 +16,6 @@ import {
   sendJson,
   textFields,
 } from './http.ts';
-import type { FilePart } from './http.ts';
 
 export type CloudinaryUpload = {
   cloud: string;

@@ -1,9 +1,9 @@
-import { ApiError, GoogleGenAI } from '@google/genai';
 import type { GenerateContentResponse, Part } from '@google/genai';
+import { ApiError, GoogleGenAI } from '@google/genai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeGemini } from './gemini.ts';
 import type { FakeGemini } from './gemini.ts';
+import { startFakeGemini } from './gemini.ts';
 
 const model = 'gemini-3-pro-image-preview';
 let fake: FakeGemini;

@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import type { ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import sharp from 'sharp';
 import { listen, pathOf, randomId, sendJson } from './http.ts';
 

@@ -1,8 +1,8 @@
 import ImageKit, { AuthenticationError, InternalServerError, NotFoundError, toFile } from '@imagekit/nodejs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeImageKit } from './imagekit.ts';
 import type { FakeImageKit } from './imagekit.ts';
+import { startFakeImageKit } from './imagekit.ts';
 
 let fake: FakeImageKit;
 let client: ImageKit;

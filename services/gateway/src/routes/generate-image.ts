@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobInput } from '@mediaflow/db';
 import { inspectImage } from '@mediaflow/providers';
 import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import { AspectRatioSchema, JobAccepted } from '../schemas.ts';
@@ -17,7 +17,8 @@ const GenerateImageBody = Type.Object(
     referenceImage: Type.Optional(
       Type.Unsafe<Buffer>({
         type: 'object',
-        description: 'multipart/form-data only: a JPEG, PNG or WebP file. The output takes its aspect ratio unless aspectRatio is given.',
+        description:
+          'multipart/form-data only: a JPEG, PNG or WebP file. The output takes its aspect ratio unless aspectRatio is given.',
       }),
     ),
   },
@@ -50,7 +51,11 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
       const inputs: JobInput[] = [];
       if (referenceImage !== undefined) {
         if (!Buffer.isBuffer(referenceImage)) {
-          throw new HttpError(400, 'invalid_input', 'referenceImage must be sent as a file in a multipart/form-data request');
+          throw new HttpError(
+            400,
+            'invalid_input',
+            'referenceImage must be sent as a file in a multipart/form-data request',
+          );
         }
         const image = await inspectImage(referenceImage);
         if (!image) {

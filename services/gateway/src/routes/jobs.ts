@@ -1,5 +1,5 @@
-import type { JobsRepository } from '@mediaflow/db';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { JobsRepository } from '@mediaflow/db';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import { JobStatusResponse } from '../schemas.ts';

@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfigOrExit } from '@mediaflow/config';
+import { checkRedis, PreflightError, prepareDatabase } from './preflight.ts';
+
+/**
+ * npm start: checks Redis and PostgreSQL, applies migrations, then runs the gateway and every worker as
+ * child processes in the foreground. SIGINT/SIGTERM go on to each child; once all have shut down
+ * cleanly it exits 0. A child that dies on its own takes the others down and exits non-zero.
+ */
+const SERVICES = ['gateway', 'generator'] as const;
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const config = loadConfigOrExit();
+try {
+  await checkRedis(config);
+  const applied = await prepareDatabase(config);
+  if (applied.length > 0) console.log(`applied migrations: ${applied.join(', ')}`);
+} catch (error) {
+  if (!(error instanceof PreflightError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}
+
+console.log(
+  [
+    `mediaflow: gateway on http://localhost:${config.port}, workers: ${SERVICES.slice(1).join(', ')}`,
+    `  generator: ${config.gemini ? `Gemini (${config.gemini.model})` : 'LOCAL generator (set GEMINI_API_KEY for Gemini)'}`,
+    `  store: ${[config.cloudinary && 'Cloudinary', config.imagekit && 'ImageKit'].filter(Boolean).join(' → ') || `LOCAL disk store in ${config.mediaDir}`}`,
+    '  a token to try it: npm run token -- <user-id>        stop: Ctrl-C',
+  ].join('\n'),
+);
+
+const children = new Map<string, ChildProcess>();
+let stopping = false;
+let failed = false;
+
+for (const service of SERVICES) {
+  // Own process group: a terminal's Ctrl-C reaches only this launcher, which passes one SIGTERM on.
+  const child = spawn(process.execPath, [path.join(root, 'services', service, 'src', 'main.ts')], {
+    stdio: 'inherit',
+    detached: true,
+  });
+  children.set(service, child);
+  child.on('exit', (code, signal) => {
+    children.delete(service);
+    if (!stopping) {
+      console.error(`${service} exited unexpectedly (${signal ?? `code ${code}`}); stopping the others`);
+      failed = true;
+      stop('SIGTERM');
+    } else if (code !== 0) {
+      failed = true;
+    }
+    if (children.size === 0) process.exit(failed ? 1 : 0);
+  });
+}
+
+function stop(signal: NodeJS.Signals): void {
+  stopping = true;
+  for (const child of children.values()) child.kill(signal);
+}
+
+process.on('SIGINT', () => stop('SIGTERM'));
+process.on('SIGTERM', () => stop('SIGTERM'));
