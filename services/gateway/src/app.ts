@@ -29,6 +29,8 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
 
   fastify.setErrorHandler(errorHandler);
   fastify.setNotFoundHandler(notFoundHandler);
+  // The API speaks JSON and multipart only; anything else is 415, not a confusing schema error.
+  fastify.removeContentTypeParser('text/plain');
   // Fields and files land on request.body so the route schemas validate multipart and JSON alike;
   // each route sets its own limits (config.multipartOptions).
   await fastify.register(fastifyMultipart, {
