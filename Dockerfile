@@ -22,6 +22,8 @@ COPY package.json ./
 COPY libs libs
 COPY services services
 COPY scripts scripts
+# The local disk store's folder; a named volume mounted here inherits this owner.
+RUN mkdir -p /data/media && chown node:node /data/media
 USER node
 ENV SERVICE=gateway
 CMD ["sh", "-c", "exec node services/$SERVICE/src/main.ts"]
