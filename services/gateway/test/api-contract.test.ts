@@ -1,4 +1,4 @@
-import { makeImage, signToken, type Stack, startStack } from '@mediaflow/testing';
+import { makeImage, type Stack, signToken, startStack } from '@mediaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROUTE = '/api/ai-agent/generate-image';
@@ -61,7 +61,11 @@ describe('gateway contract: auth, validation, errors', () => {
               ? await signToken('')
               : 'not.a.jwt';
     await expectError(await stack.request('POST', ROUTE, { token, json: { prompt: 'x' } }), 401, 'unauthorized');
-    await expectError(await stack.request('GET', '/api/jobs/00000000-0000-4000-8000-000000000000', { token }), 401, 'unauthorized');
+    await expectError(
+      await stack.request('GET', '/api/jobs/00000000-0000-4000-8000-000000000000', { token }),
+      401,
+      'unauthorized',
+    );
     await expectNothingQueued();
   });
 
@@ -89,12 +93,18 @@ describe('gateway contract: auth, validation, errors', () => {
   });
 
   it('says which field failed', async () => {
-    const message = await expectError(await stack.request('POST', ROUTE, { json: { prompt: 'x', aspectRatio: '2:1' } }), 400, 'invalid_input');
+    const message = await expectError(
+      await stack.request('POST', ROUTE, { json: { prompt: 'x', aspectRatio: '2:1' } }),
+      400,
+      'invalid_input',
+    );
     expect(message).toContain('aspectRatio');
   });
 
   it('rejects a multipart request without a prompt', async () => {
-    const response = await stack.request('POST', ROUTE, { form: form({ referenceImage: [await makeImage(10, 10), 'a.png'] }) });
+    const response = await stack.request('POST', ROUTE, {
+      form: form({ referenceImage: [await makeImage(10, 10), 'a.png'] }),
+    });
     await expectError(response, 400, 'invalid_input');
     await expectNothingQueued();
   });
@@ -102,21 +112,27 @@ describe('gateway contract: auth, validation, errors', () => {
   it('rejects a reference image over 20 MB with 413', async () => {
     const big = Buffer.alloc(21 * 1024 * 1024, 1);
     (await makeImage(10, 10)).copy(big);
-    const response = await stack.request('POST', ROUTE, { form: form({ prompt: 'x', referenceImage: [big, 'big.png'] }) });
+    const response = await stack.request('POST', ROUTE, {
+      form: form({ prompt: 'x', referenceImage: [big, 'big.png'] }),
+    });
     await expectError(response, 413, 'payload_too_large');
     await expectNothingQueued();
   });
 
   it('rejects an HTML file named .jpg with 415', async () => {
     const html = Buffer.from('<!doctype html><html><body>not an image</body></html>');
-    const response = await stack.request('POST', ROUTE, { form: form({ prompt: 'x', referenceImage: [html, 'photo.jpg'] }) });
+    const response = await stack.request('POST', ROUTE, {
+      form: form({ prompt: 'x', referenceImage: [html, 'photo.jpg'] }),
+    });
     await expectError(response, 415, 'unsupported_media_type');
     await expectNothingQueued();
   });
 
   it('rejects a GIF reference with 415: only JPEG, PNG and WebP', async () => {
     const gif = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
-    const response = await stack.request('POST', ROUTE, { form: form({ prompt: 'x', referenceImage: [gif, 'a.gif'] }) });
+    const response = await stack.request('POST', ROUTE, {
+      form: form({ prompt: 'x', referenceImage: [gif, 'a.gif'] }),
+    });
     await expectError(response, 415, 'unsupported_media_type');
     await expectNothingQueued();
   });
@@ -143,7 +159,10 @@ describe('gateway contract: auth, validation, errors', () => {
     const body = '--XYZ\r\nContent-Disposition: form-data; name="prompt"\r\n\r\na lighthouse';
     const response = await fetch(`${stack.baseUrl}${ROUTE}`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${await signToken('alice')}`, 'content-type': 'multipart/form-data; boundary=XYZ' },
+      headers: {
+        authorization: `Bearer ${await signToken('alice')}`,
+        'content-type': 'multipart/form-data; boundary=XYZ',
+      },
       body,
     });
     await expectError(response, 400, 'invalid_input');
@@ -162,7 +181,11 @@ describe('gateway contract: auth, validation, errors', () => {
 
   it('creates the user row the first time a token is seen', async () => {
     await stack.request('GET', '/api/jobs/00000000-0000-4000-8000-000000000000', { user: 'newcomer' });
-    const user = await stack.database.db.selectFrom('users').selectAll().where('id', '=', 'newcomer').executeTakeFirst();
+    const user = await stack.database.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', 'newcomer')
+      .executeTakeFirst();
     expect(user?.id).toBe('newcomer');
   });
 
