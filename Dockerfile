@@ -1,4 +1,4 @@
-# One image for every service; SERVICE picks which one runs (gateway, generator).
+# One image for every service; SERVICE picks which one runs (gateway, generator, storage, persistence).
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
 FROM node:24-slim AS deps
 WORKDIR /app
@@ -11,6 +11,8 @@ COPY libs/queue/package.json libs/queue/
 COPY libs/testing/package.json libs/testing/
 COPY services/gateway/package.json services/gateway/
 COPY services/generator/package.json services/generator/
+COPY services/storage/package.json services/storage/
+COPY services/persistence/package.json services/persistence/
 COPY scripts/package.json scripts/
 RUN npm ci --omit=dev --no-audit --no-fund
 

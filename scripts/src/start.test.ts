@@ -61,7 +61,7 @@ describe('npm start', () => {
       });
       expect(accepted.status).toBe(202);
       const { statusUrl } = (await accepted.json()) as { statusUrl: string };
-      let job: { status: string; result?: { url: string } } = { status: 'queued' };
+      let job: { status: string; result?: { url: string; assetId: string } } = { status: 'queued' };
       await waitFor(
         async () => {
           job = (await (await fetch(`${base}${statusUrl}`, { headers })).json()) as typeof job;
@@ -72,6 +72,32 @@ describe('npm start', () => {
       );
       const image = await fetch(String(job.result?.url));
       expect(image.headers.get('content-type')).toBe('image/jpeg');
+
+      // A post through the storage and persistence workers, with the generated image in it.
+      const brand = await fetch(`${base}/api/brands`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name: 'Acme' }),
+      });
+      const { id: brandId } = (await brand.json()) as { id: string };
+      const form = new FormData();
+      form.append('caption', 'hello');
+      form.append('brandId', brandId);
+      form.append('assetId', String(job.result?.assetId));
+      const post = await fetch(`${base}/api/posts`, {
+        method: 'POST',
+        headers: { authorization: headers.authorization },
+        body: form,
+      });
+      expect(post.status).toBe(202);
+      const { statusUrl: postStatusUrl } = (await post.json()) as { statusUrl: string };
+      await waitFor(
+        async () =>
+          ((await (await fetch(`${base}${postStatusUrl}`, { headers })).json()) as { status: string }).status ===
+          'completed',
+        20_000,
+        launcher.output,
+      );
 
       launcher.child.kill('SIGTERM');
       expect(await launcher.exited).toBe(0);

@@ -9,7 +9,7 @@ import { checkRedis, PreflightError, prepareDatabase } from './preflight.ts';
  * child processes in the foreground. SIGINT/SIGTERM go on to each child; once all have shut down
  * cleanly it exits 0. A child that dies on its own takes the others down and exits non-zero.
  */
-const SERVICES = ['gateway', 'generator'] as const;
+const SERVICES = ['gateway', 'generator', 'storage', 'persistence'] as const;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const config = loadConfigOrExit();

@@ -26,8 +26,11 @@ export interface Config {
   mediaDir: string;
   tempAssetTtlMs: number;
   maxImageBytes: number;
+  maxVideoBytes: number;
   jobs: { attempts: number; backoffMs: number };
   generatorConcurrency: number;
+  storageConcurrency: number;
+  persistenceConcurrency: number;
 }
 
 export interface CloudinaryConfig {
@@ -138,11 +141,14 @@ export function loadConfig(env: Env = process.env): Config {
     mediaDir: path.resolve(read('MEDIA_DIR') ?? 'data/media'),
     tempAssetTtlMs: duration('TEMP_ASSET_TTL', read('TEMP_ASSET_TTL'), 24 * 3_600_000, problems),
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxVideoBytes: int('MAX_VIDEO_BYTES', 500 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
     jobs: {
       attempts: int('JOB_ATTEMPTS', 5, 1, 100),
       backoffMs: int('JOB_BACKOFF_MS', 2_000, 1, 3_600_000),
     },
     generatorConcurrency: int('GENERATOR_CONCURRENCY', 2, 1, 100),
+    storageConcurrency: int('STORAGE_CONCURRENCY', 4, 1, 100),
+    persistenceConcurrency: int('PERSISTENCE_CONCURRENCY', 4, 1, 100),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

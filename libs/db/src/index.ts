@@ -1,6 +1,10 @@
 export { createDb, type Db, pingDatabase } from './client.ts';
 export { ensureDatabase, migrateToLatest } from './migrate.ts';
+export { BlogsRepository, type NewBlog } from './repositories/blogs.ts';
+export { type Brand, BrandsRepository } from './repositories/brands.ts';
+export { type Cursor, decodeCursor, encodeCursor } from './repositories/cursor.ts';
 export { GeneratedAssetsRepository } from './repositories/generated-assets.ts';
-export { type JobInput, JobsRepository } from './repositories/jobs.ts';
+export { type JobInput, type JobRef, JobsRepository, type NewJobStep } from './repositories/jobs.ts';
+export { type NewMedia, type NewPost, PostsRepository, type PostWithMedia } from './repositories/posts.ts';
 export { UsersRepository } from './repositories/users.ts';
 export type * from './schema.ts';

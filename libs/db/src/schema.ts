@@ -14,6 +14,7 @@ export interface Database {
   generated_assets: GeneratedAssetsTable;
   jobs: JobsTable;
   job_inputs: JobInputsTable;
+  job_steps: JobStepsTable;
 }
 
 type CreatedAt = ColumnType<Date, never, never>;
@@ -141,7 +142,23 @@ export interface JobInputsTable {
   createdAt: CreatedAt;
 }
 
+/** One step of a job's chain; a submission's poller sees them as `steps`. */
+export interface JobStepsTable {
+  jobId: string;
+  step: number;
+  kind: string;
+  /** What the step works on, for people: `media[2] clip.mp4`, `banner`, `write post`. */
+  label: string;
+  state: Generated<JobStatus>;
+  attempts: Generated<number>;
+  result: ColumnType<unknown, string | null, string | null>;
+  error: ColumnType<JobErrorRecord | null, string | null, string | null>;
+  updatedAt: UpdatedAt;
+}
+
+export type BlogRow = Selectable<BlogsTable>;
 export type JobRow = Selectable<JobsTable>;
+export type JobStepRow = Selectable<JobStepsTable>;
 export type NewJob = Insertable<JobsTable>;
 export type GeneratedAssetRow = Selectable<GeneratedAssetsTable>;
 export type NewGeneratedAsset = Insertable<GeneratedAssetsTable>;

@@ -1,3 +1,4 @@
+export { type Delivery, deliveryFor, SRCSET_WIDTHS } from './delivery.ts';
 export { ProviderError, type ProviderErrorCode } from './errors.ts';
 export { buildImageGenerator, buildMediaStore, usesLocalStore } from './from-config.ts';
 export { GeminiImageGenerator } from './generators/gemini.ts';
@@ -5,13 +6,18 @@ export type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './gen
 export { LocalImageGenerator } from './generators/local.ts';
 export { ASPECT_RATIOS, type AspectRatio, nearestAspectRatio } from './images/aspect-ratio.ts';
 export { type ImageFormat, inspectImage, type JpegImage, sniffImageFormat, toJpegAtRatio } from './images/jpeg.ts';
+export { type MediaKind, SNIFF_BYTES, sniffMediaKind } from './images/media-kind.ts';
 export { CloudinaryStore } from './stores/cloudinary.ts';
 export { FallbackStore } from './stores/fallback.ts';
 export { ImageKitStore } from './stores/imagekit.ts';
 export { LocalDiskStore } from './stores/local-disk.ts';
 export {
+  FOLDERS,
   GENERATED_FOLDER,
   type MediaStore,
+  type PermanentFolder,
+  type PromoteRequest,
+  type ResourceType,
   type StoredMedia,
   type StoreProvider,
   type UploadRequest,

@@ -1,6 +1,6 @@
-import { Queue } from 'bullmq';
+import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_QUEUES, type JobRequest, type QueueName } from './contracts.ts';
+import { JOB_QUEUES, type JobRefPayload, type JobRequest, type QueueName } from './contracts.ts';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -16,6 +16,7 @@ const KEEP_FAILED_S = 7 * 24 * 3600;
 /** Puts jobs on their queues. The job id is the job's PostgreSQL row id, so adding one twice is harmless. */
 export class JobProducer {
   private readonly queues = new Map<QueueName, Queue>();
+  private flows: FlowProducer | undefined;
   private readonly connection: Redis;
   private readonly prefix: string;
   private readonly retry: RetryPolicy;
@@ -27,13 +28,39 @@ export class JobProducer {
   }
 
   async add(request: JobRequest): Promise<void> {
-    await this.queue(JOB_QUEUES[request.name]).add(request.name, request.payload, {
-      jobId: request.payload.jobId,
+    await this.queue(JOB_QUEUES[request.name]).add(request.name, request.payload, this.options(request));
+  }
+
+  /**
+   * A chain: `last` runs once every one of `first` has completed (a BullMQ flow, atomically added).
+   * A child's final failure fails the parent, so nothing is written from half a submission.
+   */
+  async addChain(first: JobRequest[], last: JobRequest): Promise<void> {
+    this.flows ??= new FlowProducer({ connection: this.connection, prefix: this.prefix });
+    await this.flows.add({
+      name: last.name,
+      queueName: JOB_QUEUES[last.name],
+      data: last.payload,
+      opts: this.options(last),
+      children: first.map((child) => ({
+        name: child.name,
+        queueName: JOB_QUEUES[child.name],
+        data: child.payload,
+        opts: { ...this.options(child), failParentOnFailure: true },
+      })),
+    });
+  }
+
+  private options(request: JobRequest): JobsOptions {
+    const { jobId, step } = request.payload as JobRefPayload;
+    return {
+      // One BullMQ job per PostgreSQL job (or step of one): adding it again is a no-op.
+      jobId: step === undefined ? jobId : `${jobId}-${step}`,
       attempts: this.retry.attempts,
       backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: 0.5 },
       removeOnComplete: { age: KEEP_COMPLETED_S },
       removeOnFail: { age: KEEP_FAILED_S },
-    });
+    };
   }
 
   queue(name: QueueName): Queue {
@@ -47,5 +74,6 @@ export class JobProducer {
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    await this.flows?.close();
   }
 }

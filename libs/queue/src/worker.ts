@@ -1,8 +1,8 @@
-import type { JobErrorRecord } from '@mediaflow/db';
+import type { JobErrorRecord, JobRef } from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobNamesOf, JobPayload, JobResult, QueueName } from './contracts.ts';
+import type { JobNamesOf, JobPayload, JobRefPayload, JobResult, QueueName } from './contracts.ts';
 import { describeFailure } from './errors.ts';
 
 /** A worker's handlers, one per job kind of its queue: plain async functions of (payload, deps). */
@@ -12,10 +12,10 @@ export type HandlerMap<Q extends QueueName, Deps> = {
 
 /** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
 export interface JobStateRecorder {
-  markActive(id: string): Promise<void>;
-  markCompleted(id: string, result: unknown): Promise<void>;
-  markRetrying(id: string, error: JobErrorRecord): Promise<void>;
-  markFailed(id: string, error: JobErrorRecord): Promise<void>;
+  markActive(ref: JobRef): Promise<void>;
+  markCompleted(ref: JobRef, result: unknown): Promise<void>;
+  markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
+  markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
 }
 
 export interface WorkerOptions<Q extends QueueName, Deps> {
@@ -35,29 +35,29 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
  */
 export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): Worker {
   const { handlers, deps, recorder, logger } = options;
-  const run = async (job: Job<{ jobId: string }>): Promise<unknown> => {
+  const run = async (job: Job<JobRefPayload>): Promise<unknown> => {
     const handler = handlers[job.name as JobNamesOf<Q>] as
       | ((payload: unknown, deps: Deps) => Promise<unknown>)
       | undefined;
     if (!handler) throw new UnrecoverableError(`queue "${options.queue}" has no handler for job "${job.name}"`);
-    const id = job.data.jobId;
+    const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
     const attempt = job.attemptsMade + 1;
-    const log = logger.child({ jobId: id, job: job.name, attempt });
-    await recorder.markActive(id);
+    const log = logger.child({ ...ref, job: job.name, attempt });
+    await recorder.markActive(ref);
     log.info('job started');
     try {
       const result = await handler(job.data, deps);
-      await recorder.markCompleted(id, result);
+      await recorder.markCompleted(ref, result);
       log.info('job completed');
       return result;
     } catch (error) {
       const failure = describeFailure(error);
       const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
       if (final) {
-        await recorder.markFailed(id, failure);
+        await recorder.markFailed(ref, failure);
         log.error({ err: error, code: failure.code }, 'job failed');
       } else {
-        await recorder.markRetrying(id, failure);
+        await recorder.markRetrying(ref, failure);
         log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
       }
       if (!failure.retryable && !(error instanceof UnrecoverableError)) {

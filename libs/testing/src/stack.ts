@@ -1,12 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '@mediaflow/config';
 import { buildServer } from '@mediaflow/gateway';
 import { startGeneratorWorker } from '@mediaflow/generator';
 import { createLogger } from '@mediaflow/logger';
+import { startPersistenceWorker } from '@mediaflow/persistence';
 import { buildImageGenerator, buildMediaStore, usesLocalStore } from '@mediaflow/providers';
 import { JobProducer, type QueueName, type Worker } from '@mediaflow/queue';
+import { startStorageWorker } from '@mediaflow/storage';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import type { FakeCloudinary, FakeGemini, FakeImageKit } from './fakes/index.ts';
 import { createTestRedis, type TestRedis } from './redis.ts';
@@ -53,10 +56,26 @@ export interface JobStatus {
   attempts: number;
   result?: Record<string, unknown>;
   error?: { code: string; message: string; retryable: boolean };
+  steps?: Array<{
+    step: number;
+    kind: string;
+    label: string;
+    state: string;
+    attempts: number;
+    error?: { code: string; message: string };
+  }>;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /**
- * The gateway (listening on a loopback port) and the generator worker, as their main.ts files wire them,
+ * The gateway (listening on a loopback port) and every worker, as their main.ts files wire them,
  * on this test file's own database and queue prefix, configured through environment variables.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -85,25 +104,24 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       : {}),
     ...options.env,
   };
-  const gatewayConfig = loadConfig(env);
-  const logger = createLogger({ service: 'test', level: gatewayConfig.logLevel });
-  const producer = new JobProducer({ connection: redis.producer, prefix: redis.prefix, retry: gatewayConfig.jobs });
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ ...env, PORT: String(port), PUBLIC_URL: baseUrl });
+  const logger = createLogger({ service: 'test', level: config.logLevel });
+  const producer = new JobProducer({ connection: redis.producer, prefix: redis.prefix, retry: config.jobs });
   const server = buildServer(
     {
-      config: gatewayConfig,
+      config,
       db: database.db,
       redis: redis.producer,
       producer,
-      serveLocalMedia: usesLocalStore(gatewayConfig),
+      store: buildMediaStore(config, logger),
+      serveLocalMedia: usesLocalStore(config),
     },
     logger,
   );
-  await server.listen({ port: 0, host: '127.0.0.1' });
-  const address = server.server.address();
-  const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  await server.listen({ port, host: '127.0.0.1' });
 
-  // The worker's local store hands out URLs under the gateway's address, known only once it listens.
-  const config = loadConfig({ ...env, PUBLIC_URL: baseUrl });
   const workers: Worker[] = [
     startGeneratorWorker({
       config,
@@ -113,6 +131,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       store: buildMediaStore(config, logger),
       logger,
     }),
+    startStorageWorker({
+      config,
+      db: database.db,
+      connection: redis.worker,
+      store: buildMediaStore(config, logger),
+      logger,
+    }),
+    startPersistenceWorker({ config, db: database.db, connection: redis.worker, logger }),
   ];
 
   const request = async (method: string, route: string, opts: RequestOptions = {}): Promise<Response> => {

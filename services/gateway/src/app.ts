@@ -3,20 +3,36 @@ import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Config } from '@mediaflow/config';
-import { type Db, JobsRepository, UsersRepository } from '@mediaflow/db';
+import {
+  BlogsRepository,
+  BrandsRepository,
+  type Db,
+  GeneratedAssetsRepository,
+  JobsRepository,
+  PostsRepository,
+  UsersRepository,
+} from '@mediaflow/db';
+import type { MediaStore } from '@mediaflow/providers';
 import type { JobProducer, Redis } from '@mediaflow/queue';
 import { createAuthHook } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { MediaIntake } from './media-intake.ts';
+import { blogsRoutes } from './routes/blogs.ts';
+import { brandsRoutes } from './routes/brands.ts';
 import { generateImageRoute } from './routes/generate-image.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobsRoute } from './routes/jobs.ts';
+import { postsRoutes } from './routes/posts.ts';
 import { Submissions } from './submissions.ts';
+import { removeSpooled } from './uploads.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'jwt' | 'maxImageBytes' | 'mediaDir'>;
+  config: Pick<Config, 'jwt' | 'maxImageBytes' | 'maxVideoBytes' | 'mediaDir'>;
   db: Db;
   redis: Redis;
   producer: JobProducer;
+  /** Where submissions' files go until the storage worker promotes them. */
+  store: MediaStore;
   /** Serve MEDIA_DIR under /media/: on when the local disk store stands in for the cloud stores. */
   serveLocalMedia: boolean;
 }
@@ -25,19 +41,19 @@ export interface AppDeps {
 export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => {
   const jobs = new JobsRepository(deps.db);
   const users = new UsersRepository(deps.db);
+  const brands = new BrandsRepository(deps.db);
   const submissions = new Submissions({ jobs, producer: deps.producer, logger: fastify.log });
+  const intake = new MediaIntake({
+    store: deps.store,
+    assets: new GeneratedAssetsRepository(deps.db),
+    log: fastify.log,
+  });
+  const limits = { maxImageBytes: deps.config.maxImageBytes, maxVideoBytes: deps.config.maxVideoBytes };
 
   fastify.setErrorHandler(errorHandler);
   fastify.setNotFoundHandler(notFoundHandler);
   // The API speaks JSON and multipart only; anything else is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain');
-  // Fields and files land on request.body so the route schemas validate multipart and JSON alike;
-  // each route sets its own limits (config.multipartOptions).
-  await fastify.register(fastifyMultipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { files: 0, fields: 20, fieldSize: 64 * 1024, parts: 30 },
-  });
-
   await fastify.register(healthRoutes, { db: deps.db, redis: deps.redis });
 
   if (deps.serveLocalMedia) {
@@ -55,6 +71,25 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
       api.addHook('onRequest', createAuthHook({ secret: deps.config.jwt.secret, users }));
       await api.register(generateImageRoute, { submissions, maxImageBytes: deps.config.maxImageBytes });
       await api.register(jobsRoute, { jobs });
+      await api.register(brandsRoutes, { brands });
+      // Submissions stream their files to disk as they arrive (uploads.ts), so multipart here is plain.
+      await api.register(async (submissionsApi) => {
+        await submissionsApi.register(fastifyMultipart);
+        submissionsApi.addHook('onResponse', removeSpooled);
+        await submissionsApi.register(postsRoutes, {
+          submissions,
+          intake,
+          brands,
+          posts: new PostsRepository(deps.db),
+          limits,
+        });
+        await submissionsApi.register(blogsRoutes, {
+          submissions,
+          intake,
+          blogs: new BlogsRepository(deps.db),
+          limits,
+        });
+      });
     },
     { prefix: '/api' },
   );

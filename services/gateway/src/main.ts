@@ -1,7 +1,7 @@
 import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
-import { usesLocalStore } from '@mediaflow/providers';
+import { buildMediaStore, usesLocalStore } from '@mediaflow/providers';
 import { createRedis, JobProducer } from '@mediaflow/queue';
 import { runServer } from './server.ts';
 
@@ -16,11 +16,12 @@ if (config.jwt.isDevelopmentDefault) {
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, 'producer');
 const producer = new JobProducer({ connection: redis, prefix: config.queuePrefix, retry: config.jobs });
+const store = buildMediaStore(config, logger);
 const serveLocalMedia = usesLocalStore(config);
 if (serveLocalMedia) logger.info({ mediaDir: config.mediaDir }, 'serving the local disk store under /media/');
 
 await runServer(
-  { config, db, redis, producer, serveLocalMedia },
+  { config, db, redis, producer, store, serveLocalMedia },
   {
     port: config.port,
     host: config.host,

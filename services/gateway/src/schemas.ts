@@ -12,26 +12,41 @@ export const JobAccepted = Type.Object({
   statusUrl: Type.String({ description: 'Poll this with GET until status is completed or failed.' }),
 });
 
+const JobStatus = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('active'),
+  Type.Literal('completed'),
+  Type.Literal('failed'),
+]);
+
+const JobError = Type.Object({
+  code: Type.String({ description: 'e.g. provider_blocked, provider_timeout, provider_quota, invalid_input' }),
+  message: Type.String(),
+  retryable: Type.Boolean({ description: 'True while the job will be tried again.' }),
+});
+
 export const JobStatusResponse = Type.Object({
   jobId: Type.String({ format: 'uuid' }),
   kind: Type.String({ description: 'The job kind, e.g. generate-image.' }),
-  status: Type.Union([
-    Type.Literal('queued'),
-    Type.Literal('active'),
-    Type.Literal('completed'),
-    Type.Literal('failed'),
-  ]),
+  status: JobStatus,
   attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
   result: Type.Optional(
     Type.Record(Type.String(), Type.Unknown(), {
       description: "The job's result once completed; its shape depends on the kind.",
     }),
   ),
-  error: Type.Optional(
-    Type.Object({
-      code: Type.String({ description: 'e.g. provider_blocked, provider_timeout, provider_quota, invalid_input' }),
-      message: Type.String(),
-      retryable: Type.Boolean({ description: 'True while the job will be tried again.' }),
-    }),
+  error: Type.Optional(JobError),
+  steps: Type.Optional(
+    Type.Array(
+      Type.Object({
+        step: Type.Integer(),
+        kind: Type.String({ description: 'promote-media, persist-post, persist-blog' }),
+        label: Type.String({ description: 'What the step works on, e.g. media[2] clip.mp4.' }),
+        state: JobStatus,
+        attempts: Type.Integer({ minimum: 0 }),
+        error: Type.Optional(JobError),
+      }),
+      { description: "A submission's chain: each media item's promotion, then the write." },
+    ),
   ),
 });

@@ -1,4 +1,4 @@
-import type { JobInput, JobsRepository } from '@mediaflow/db';
+import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
 import type { JobName, JobPayload, JobProducer, JobRequest } from '@mediaflow/queue';
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError } from './errors.ts';
@@ -29,6 +29,37 @@ export class Submissions {
       await this.producer.add({ name, payload: { ...payload, jobId } } as JobRequest);
     } catch (error) {
       this.logger.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
+      await this.jobs.delete(jobId);
+      throw new HttpError(
+        503,
+        'service_unavailable',
+        'the job queue is unavailable; nothing was saved, try again shortly',
+      );
+    }
+    return { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+  }
+
+  /**
+   * Accepts a chain (a submission): the job row with one step row per job, then a BullMQ flow in which
+   * `last` waits for every one of `first`. `build` makes the jobs once the job id exists.
+   */
+  async submitChain(input: {
+    kind: string;
+    ownerId: string;
+    summary: unknown;
+    steps: NewJobStep[];
+    build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
+  }): Promise<{ jobId: string; status: 'queued'; statusUrl: string }> {
+    const jobId = await this.jobs.create(
+      { kind: input.kind, ownerId: input.ownerId, payload: input.summary },
+      [],
+      input.steps,
+    );
+    const { first, last } = input.build(jobId);
+    try {
+      await this.producer.addChain(first, last);
+    } catch (error) {
+      this.logger.error({ err: error, jobId }, 'could not queue an accepted submission; rolling it back');
       await this.jobs.delete(jobId);
       throw new HttpError(
         503,

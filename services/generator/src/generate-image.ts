@@ -48,10 +48,12 @@ export async function generateImage(payload: GenerateImagePayload, deps: Generat
   const jpeg = await toJpegAtRatio(generated.data, aspectRatio);
 
   const stored = await deps.store.upload({
-    data: jpeg.data,
+    source: jpeg.data,
     folder: GENERATED_FOLDER,
     publicId: `ai-generated-${Date.now()}-${randomBytes(4).toString('hex')}`,
     format: 'jpg',
+    resourceType: 'image',
+    quality: 'best',
   });
 
   const asset = await deps.assets.insert({

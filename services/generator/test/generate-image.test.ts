@@ -12,13 +12,19 @@ function memoryStore(): MediaStore & { uploads: UploadRequest[] } {
     uploads: [],
     async upload(request): Promise<StoredMedia> {
       this.uploads.push(request);
+      const bytes = Buffer.isBuffer(request.source) ? request.source.length : 0;
+      const providerId = `${request.folder}/${request.publicId}.jpg`;
       return {
         provider: 'local',
-        providerId: `${request.folder}/${request.publicId}.jpg`,
-        url: `http://media.test/${request.publicId}.jpg`,
-        bytes: request.data.length,
+        providerId,
+        url: `http://media.test/${providerId}`,
+        bytes,
+        resourceType: 'image',
+        format: 'jpg',
       };
     },
+    promote: () => Promise.reject(new Error('not used here')),
+    delete: async () => {},
   };
 }
 

@@ -1,11 +1,23 @@
 import type { Db } from '../client.ts';
-import type { JobErrorRecord, JobRow } from '../schema.ts';
+import type { JobErrorRecord, JobRow, JobStepRow } from '../schema.ts';
 
 export interface JobInput {
   name: string;
   contentType: string;
   sha256: string;
   data: Buffer;
+}
+
+/** Which job, and which of its steps when it has several, an attempt belongs to. */
+export interface JobRef {
+  jobId: string;
+  step?: number;
+}
+
+export interface NewJobStep {
+  step: number;
+  kind: string;
+  label: string;
 }
 
 /**
@@ -18,7 +30,11 @@ export class JobsRepository {
     this.db = db;
   }
 
-  async create(job: { kind: string; ownerId: string; payload: unknown }, inputs: JobInput[] = []): Promise<string> {
+  async create(
+    job: { kind: string; ownerId: string; payload: unknown },
+    inputs: JobInput[] = [],
+    steps: NewJobStep[] = [],
+  ): Promise<string> {
     return this.db.transaction().execute(async (trx) => {
       const { id } = await trx
         .insertInto('jobs')
@@ -29,6 +45,12 @@ export class JobsRepository {
         await trx
           .insertInto('job_inputs')
           .values(inputs.map((input) => ({ jobId: id, ...input })))
+          .execute();
+      }
+      if (steps.length > 0) {
+        await trx
+          .insertInto('job_steps')
+          .values(steps.map((step) => ({ jobId: id, ...step })))
           .execute();
       }
       return id;
@@ -58,38 +80,107 @@ export class JobsRepository {
       .executeTakeFirst();
   }
 
-  async markActive(id: string): Promise<void> {
-    await this.db
-      .updateTable('jobs')
-      .set((eb) => ({ status: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
-      .where('id', '=', id)
-      .execute();
+  async findSteps(jobId: string): Promise<JobStepRow[]> {
+    return this.db.selectFrom('job_steps').selectAll().where('jobId', '=', jobId).orderBy('step').execute();
   }
 
-  async markCompleted(id: string, result: unknown): Promise<void> {
-    const now = new Date();
-    await this.db
-      .updateTable('jobs')
-      .set({ status: 'completed', result: JSON.stringify(result), error: null, updatedAt: now, finishedAt: now })
-      .where('id', '=', id)
+  /** Results of the completed steps, by step number. */
+  async stepResults(jobId: string): Promise<Map<number, unknown>> {
+    const rows = await this.db
+      .selectFrom('job_steps')
+      .select(['step', 'result'])
+      .where('jobId', '=', jobId)
+      .where('state', '=', 'completed')
       .execute();
+    return new Map(rows.map((row) => [row.step, row.result]));
+  }
+
+  async markActive(ref: JobRef): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('jobs')
+        .set((eb) => ({ status: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
+        .where('id', '=', ref.jobId)
+        .where('status', 'in', ['queued', 'active'])
+        .execute();
+      if (ref.step !== undefined) {
+        await trx
+          .updateTable('job_steps')
+          .set((eb) => ({ state: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
+          .where('jobId', '=', ref.jobId)
+          .where('step', '=', ref.step)
+          .execute();
+      }
+    });
+  }
+
+  /** A job with steps completes, with its last step's result, once every step has. */
+  async markCompleted(ref: JobRef, result: unknown): Promise<void> {
+    const now = new Date();
+    const json = JSON.stringify(result);
+    await this.db.transaction().execute(async (trx) => {
+      if (ref.step !== undefined) {
+        await trx
+          .updateTable('job_steps')
+          .set({ state: 'completed', result: json, error: null, updatedAt: now })
+          .where('jobId', '=', ref.jobId)
+          .where('step', '=', ref.step)
+          .execute();
+        const unfinished = await trx
+          .selectFrom('job_steps')
+          .select('step')
+          .where('jobId', '=', ref.jobId)
+          .where('state', '!=', 'completed')
+          .executeTakeFirst();
+        if (unfinished) return;
+      }
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'completed', result: json, error: null, updatedAt: now, finishedAt: now })
+        .where('id', '=', ref.jobId)
+        .execute();
+    });
   }
 
   /** A failed attempt that will be retried: back to queued, with the reason for the poller. */
-  async markRetrying(id: string, error: JobErrorRecord): Promise<void> {
+  async markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void> {
+    const json = JSON.stringify(error);
+    if (ref.step !== undefined) {
+      await this.db
+        .updateTable('job_steps')
+        .set({ state: 'queued', error: json, updatedAt: new Date() })
+        .where('jobId', '=', ref.jobId)
+        .where('step', '=', ref.step)
+        .execute();
+      return;
+    }
     await this.db
       .updateTable('jobs')
-      .set({ status: 'queued', error: JSON.stringify(error), updatedAt: new Date() })
-      .where('id', '=', id)
+      .set({ status: 'queued', error: json, updatedAt: new Date() })
+      .where('id', '=', ref.jobId)
       .execute();
   }
 
-  async markFailed(id: string, error: JobErrorRecord): Promise<void> {
+  /** A step's final failure fails its whole job, with a message that names the step. */
+  async markFailed(ref: JobRef, error: JobErrorRecord): Promise<void> {
     const now = new Date();
-    await this.db
-      .updateTable('jobs')
-      .set({ status: 'failed', error: JSON.stringify(error), updatedAt: now, finishedAt: now })
-      .where('id', '=', id)
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      let jobError = error;
+      if (ref.step !== undefined) {
+        const step = await trx
+          .updateTable('job_steps')
+          .set({ state: 'failed', error: JSON.stringify(error), updatedAt: now })
+          .where('jobId', '=', ref.jobId)
+          .where('step', '=', ref.step)
+          .returning('label')
+          .executeTakeFirst();
+        jobError = { ...error, message: `${step?.label ?? `step ${ref.step}`}: ${error.message}` };
+      }
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'failed', error: JSON.stringify(jobError), updatedAt: now, finishedAt: now })
+        .where('id', '=', ref.jobId)
+        .execute();
+    });
   }
 }

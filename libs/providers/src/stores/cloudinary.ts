@@ -2,9 +2,17 @@ import http from 'node:http';
 import https from 'node:https';
 import { v2 as cloudinary, type UploadApiErrorResponse, type UploadApiResponse } from 'cloudinary';
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import {
+  dimensionsOf,
+  type MediaStore,
+  type PromoteRequest,
+  type StoredMedia,
+  type UploadRequest,
+} from './media-store.ts';
 
 const PROVIDER = 'Cloudinary';
+/** Cloudinary refuses single requests over 100 MB: videos from disk go up in chunks of this size. */
+const CHUNK_BYTES = 20 * 1024 * 1024;
 
 export interface CloudinaryStoreOptions {
   cloudName: string;
@@ -14,6 +22,8 @@ export interface CloudinaryStoreOptions {
   uploadPrefix: string | undefined;
   timeoutMs: number;
 }
+
+type Callback = (error: UploadApiErrorResponse | Error | undefined, response?: UploadApiResponse) => void;
 
 /**
  * Cloudinary through its official SDK. Credentials go with each call rather than into the SDK's global
@@ -33,34 +43,123 @@ export class CloudinaryStore implements MediaStore {
   }
 
   async upload(request: UploadRequest): Promise<StoredMedia> {
-    const { cloudName, apiKey, apiSecret, uploadPrefix, timeoutMs } = this.options;
-    const result = await new Promise<UploadApiResponse>((resolve, reject) => {
-      const stream = cloudinary.uploader.upload_stream(
-        {
-          cloud_name: cloudName,
-          api_key: apiKey,
-          api_secret: apiSecret,
-          ...(uploadPrefix ? { upload_prefix: uploadPrefix } : {}),
-          agent: this.agent,
-          timeout: timeoutMs,
-          // The callback is the one result; an unobserved promise rejection would crash the process.
-          disable_promises: true,
-          resource_type: 'image',
-          folder: request.folder,
-          public_id: request.publicId,
-          format: request.format,
-          quality: 'auto:best',
-          overwrite: true,
-        },
-        (error, response) => {
-          if (error || !response) reject(toProviderError(error, timeoutMs));
-          else resolve(response);
-        },
-      );
-      stream.end(request.data);
+    const options = {
+      ...this.callOptions(),
+      resource_type: request.resourceType,
+      folder: request.folder,
+      public_id: request.publicId,
+      overwrite: true,
+      // Uploads keep the bytes they were sent with; a generated image is stored as JPEG at best quality.
+      ...(request.quality === 'best' ? { format: request.format, quality: 'auto:best' } : {}),
+    };
+    const { source } = request;
+    const response = await this.call((done) => {
+      if (Buffer.isBuffer(source)) cloudinary.uploader.upload_stream(options, done).end(source);
+      else if (request.resourceType === 'video')
+        cloudinary.uploader.upload_large(source.path, { ...options, chunk_size: CHUNK_BYTES }, done);
+      else cloudinary.uploader.upload(source.path, options, done);
     });
-    return { provider: 'cloudinary', providerId: result.public_id, url: result.secure_url, bytes: result.bytes };
+    return toStoredMedia(response);
   }
+
+  async promote(source: StoredMedia, request: PromoteRequest): Promise<StoredMedia> {
+    const target = `${request.folder}/${request.publicId}`;
+    if (source.provider !== 'cloudinary' || request.copy) {
+      // Cloudinary fetches the file from the source's URL itself: nothing passes through this process.
+      const response = await this.call((done) =>
+        cloudinary.uploader.upload(
+          source.url,
+          {
+            ...this.callOptions(),
+            resource_type: source.resourceType,
+            folder: request.folder,
+            public_id: request.publicId,
+            overwrite: true,
+          },
+          done,
+        ),
+      );
+      return { ...dimensionsOf(source), ...toStoredMedia(response) };
+    }
+    try {
+      const response = await this.call((done) =>
+        cloudinary.uploader.rename(
+          source.providerId,
+          target,
+          { ...this.callOptions(), resource_type: source.resourceType, overwrite: true },
+          done,
+        ),
+      );
+      return { ...dimensionsOf(source), ...toStoredMedia(response) };
+    } catch (error) {
+      // An attempt that died after the move left the file at its destination: find it there.
+      if (error instanceof ProviderError && error.status === 404) {
+        const moved = await this.findAt(source, target);
+        if (moved) return moved;
+      }
+      throw error;
+    }
+  }
+
+  async delete(media: StoredMedia): Promise<void> {
+    await this.call((done) =>
+      cloudinary.uploader.destroy(
+        media.providerId,
+        { ...this.callOptions(), resource_type: media.resourceType, invalidate: true },
+        done,
+      ),
+    );
+  }
+
+  private callOptions() {
+    const { cloudName, apiKey, apiSecret, uploadPrefix, timeoutMs } = this.options;
+    return {
+      cloud_name: cloudName,
+      api_key: apiKey,
+      api_secret: apiSecret,
+      ...(uploadPrefix ? { upload_prefix: uploadPrefix } : {}),
+      agent: this.agent,
+      timeout: timeoutMs,
+      // The callback is the one result; an unobserved promise rejection would crash the process.
+      disable_promises: true,
+    };
+  }
+
+  private call(start: (done: Callback) => void): Promise<UploadApiResponse> {
+    return new Promise((resolve, reject) => {
+      start((error, response) => {
+        if (error || !response) reject(toProviderError(error, this.options.timeoutMs));
+        else resolve(response);
+      });
+    });
+  }
+
+  /** The delivery URL of `publicId`, if it serves: same host and type as the source, no version. */
+  private async findAt(source: StoredMedia, publicId: string): Promise<StoredMedia | undefined> {
+    const url = source.url.replace(/\/upload\/.*$/, `/upload/${publicId}.${source.format}`);
+    const response = await fetch(url, { method: 'HEAD' }).catch(() => undefined);
+    if (!response?.ok) return undefined;
+    return {
+      ...source,
+      providerId: publicId,
+      url,
+      bytes: Number(response.headers.get('content-length') ?? source.bytes),
+    };
+  }
+}
+
+function toStoredMedia(response: UploadApiResponse): StoredMedia {
+  return {
+    provider: 'cloudinary',
+    providerId: response.public_id,
+    url: response.secure_url,
+    bytes: response.bytes,
+    resourceType: response.resource_type === 'video' ? 'video' : 'image',
+    format: response.format,
+    ...(response.width ? { width: response.width } : {}),
+    ...(response.height ? { height: response.height } : {}),
+    ...(typeof response.duration === 'number' ? { duration: response.duration } : {}),
+  };
 }
 
 /** The SDK rejects with plain objects ({ message, http_code }) for HTTP errors and with Errors for network ones. */

@@ -6,10 +6,11 @@ import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
 import { RetryingStore } from './retrying.ts';
 
 const request: UploadRequest = {
-  data: Buffer.from('jpeg'),
+  source: Buffer.from('jpeg'),
   folder: 'ai-generated-images',
   publicId: 'x',
   format: 'jpg',
+  resourceType: 'image',
 };
 
 /** A store that plays back a script of failures before succeeding, counting its calls. */
@@ -21,8 +22,19 @@ function scriptedStore(name: 'cloudinary' | 'imagekit', failures: ProviderError[
       this.calls++;
       const failure = failures.shift();
       if (failure) throw failure;
-      return { provider: name, providerId: `${name}-id`, url: `https://${name}.example/x.jpg`, bytes: 4 };
+      return {
+        provider: name,
+        providerId: `${name}-id`,
+        url: `https://${name}.example/x.jpg`,
+        bytes: 4,
+        resourceType: 'image',
+        format: 'jpg',
+      };
     },
+    promote(): Promise<StoredMedia> {
+      return this.upload(request);
+    },
+    async delete(): Promise<void> {},
   };
 }
 

@@ -1,8 +1,11 @@
 import type { Logger } from '@mediaflow/logger';
 import { ProviderError } from '../errors.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
 
-/** Tries each store in turn; the first that succeeds keeps the file. */
+/**
+ * Tries each store in turn; the first that succeeds keeps the file. Deleting goes to the store that
+ * holds the file, whichever that is.
+ */
 export class FallbackStore implements MediaStore {
   readonly name: string;
   private readonly stores: MediaStore[];
@@ -15,18 +18,46 @@ export class FallbackStore implements MediaStore {
     this.name = stores.map((store) => store.name).join(' → ');
   }
 
-  async upload(request: UploadRequest): Promise<StoredMedia> {
+  upload(request: UploadRequest): Promise<StoredMedia> {
+    return this.firstThatWorks('upload', (store) => store.upload(request));
+  }
+
+  async promote(source: StoredMedia, request: PromoteRequest): Promise<StoredMedia> {
+    const promoted = await this.firstThatWorks('promote', (store) => store.promote(source, request));
+    if (!request.copy && promoted.provider !== source.provider) {
+      // The file was fetched into another store, so the temporary one stayed behind. Removing it is
+      // housekeeping: the promotion succeeded, and the store that holds it may be the one failing.
+      await this.delete(source).catch((error: unknown) =>
+        this.logger.warn(
+          { err: error, source: source.providerId },
+          'could not delete a temporary file after promoting it elsewhere',
+        ),
+      );
+    }
+    return promoted;
+  }
+
+  async delete(media: StoredMedia): Promise<void> {
+    // Store names are their providers' names (cloudinary, imagekit, local).
+    const owner = this.stores.find((store) => store.name === media.provider) ?? this.stores[0];
+    await owner?.delete(media);
+  }
+
+  private async firstThatWorks(
+    operation: string,
+    run: (store: MediaStore) => Promise<StoredMedia>,
+  ): Promise<StoredMedia> {
     const failures: unknown[] = [];
     for (const [index, store] of this.stores.entries()) {
       try {
-        return await store.upload(request);
+        return await run(store);
       } catch (error) {
         failures.push(error);
         const next = this.stores[index + 1];
         if (next)
           this.logger.warn(
             { err: error, from: store.name, to: next.name },
-            'upload failed; falling back to the next store',
+            `${operation} failed; falling back to the next store`,
           );
       }
     }
@@ -38,7 +69,7 @@ export class FallbackStore implements MediaStore {
       code: 'provider_unavailable',
       // Worth another try later only if some store failed for a passing reason.
       retryable: failures.some((error) => !(error instanceof ProviderError) || error.retryable),
-      message: `every store failed: ${messages.join('; ')}`,
+      message: `every store failed to ${operation}: ${messages.join('; ')}`,
       cause: failures.at(-1),
     });
   }

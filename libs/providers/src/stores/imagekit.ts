@@ -1,6 +1,14 @@
+import { openAsBlob } from 'node:fs';
 import ImageKit, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from '@imagekit/nodejs';
-import { providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
+import {
+  dimensionsOf,
+  fileName,
+  type MediaStore,
+  type PromoteRequest,
+  type StoredMedia,
+  type UploadRequest,
+} from './media-store.ts';
 
 const PROVIDER = 'ImageKit';
 
@@ -9,6 +17,16 @@ export interface ImageKitStoreOptions {
   /** Another API base (IMAGEKIT_BASE_URL), such as a local fake; it replaces the upload host too. */
   baseUrl: string | undefined;
   timeoutMs: number;
+}
+
+interface ImageKitFile {
+  fileId?: string;
+  url?: string;
+  filePath?: string;
+  size?: number;
+  width?: number;
+  height?: number;
+  duration?: number;
 }
 
 /** ImageKit through the maintained `@imagekit/nodejs` SDK, which itself retries passing failures twice. */
@@ -27,22 +45,54 @@ export class ImageKitStore implements MediaStore {
   }
 
   async upload(request: UploadRequest): Promise<StoredMedia> {
-    const fileName = `${request.publicId}.${request.format}`;
-    try {
-      const result = await this.client.files.upload({
-        // A bare Buffer would be sent as thousands of fields: wrap it (provider notes).
-        file: await toFile(request.data, fileName),
-        fileName,
+    const name = fileName(request.publicId, request.format);
+    // A bare Buffer would be sent as thousands of fields; a file on disk goes as a disk-backed Blob.
+    const file = Buffer.isBuffer(request.source)
+      ? await toFile(request.source, name)
+      : await toFile(await openAsBlob(request.source.path), name);
+    const result = await this.call(() =>
+      this.client.files.upload({ file, fileName: name, folder: `/${request.folder}/`, useUniqueFileName: false }),
+    );
+    return toStoredMedia(result, request.resourceType, request.format);
+  }
+
+  async promote(source: StoredMedia, request: PromoteRequest): Promise<StoredMedia> {
+    if (source.provider === 'imagekit' && !request.copy && source.path) {
+      const destinationPath = `/${request.folder}/`;
+      try {
+        await this.call(() => this.client.files.move({ sourceFilePath: source.path ?? '', destinationPath }));
+      } catch (error) {
+        // An attempt that died after the move left the file at its destination: that is success.
+        if (!isNotFound(error)) throw error;
+      }
+      const moved = await this.call(() => this.client.files.get(source.providerId));
+      if (!moved.filePath?.startsWith(destinationPath))
+        throw new Error(`ImageKit did not move ${source.path} to ${destinationPath}`);
+      return { ...dimensionsOf(source), ...toStoredMedia(moved, source.resourceType, source.format) };
+    }
+    // ImageKit fetches the file from the source's URL itself: nothing passes through this process.
+    const result = await this.call(() =>
+      this.client.files.upload({
+        file: source.url,
+        fileName: fileName(request.publicId, source.format),
         folder: `/${request.folder}/`,
         useUniqueFileName: false,
-      });
-      if (!result.fileId || !result.url) throw new Error('ImageKit answered without fileId or url');
-      return {
-        provider: 'imagekit',
-        providerId: result.fileId,
-        url: result.url,
-        bytes: result.size ?? request.data.length,
-      };
+      }),
+    );
+    return { ...dimensionsOf(source), ...toStoredMedia(result, source.resourceType, source.format) };
+  }
+
+  async delete(media: StoredMedia): Promise<void> {
+    try {
+      await this.call(() => this.client.files.delete(media.providerId));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  private async call<T>(request: () => PromiseLike<T>): Promise<T> {
+    try {
+      return await request();
     } catch (error) {
       if (error instanceof APIConnectionTimeoutError)
         throw providerErrorFromStatus(PROVIDER, 408, error.message, error);
@@ -52,4 +102,24 @@ export class ImageKitStore implements MediaStore {
       throw error;
     }
   }
+}
+
+function toStoredMedia(file: ImageKitFile, resourceType: StoredMedia['resourceType'], format: string): StoredMedia {
+  if (!file.fileId || !file.url) throw new Error('ImageKit answered without fileId or url');
+  return {
+    provider: 'imagekit',
+    providerId: file.fileId,
+    url: file.url,
+    bytes: file.size ?? 0,
+    resourceType,
+    format,
+    ...(file.filePath ? { path: file.filePath } : {}),
+    ...(file.width ? { width: file.width } : {}),
+    ...(file.height ? { height: file.height } : {}),
+    ...(file.duration ? { duration: file.duration } : {}),
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof ProviderError && error.status === 404;
 }

@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ProviderError } from '../errors.ts';
+import { fileName, type MediaStore, type PromoteRequest, type StoredMedia, type UploadRequest } from './media-store.ts';
+
+type MediaMeta = Pick<StoredMedia, 'resourceType' | 'format' | 'width' | 'height' | 'duration'>;
 
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$/;
+const SAFE_FORMAT = /^[a-z0-9]{1,5}$/;
 
 /**
  * LOCAL STAND-IN for Cloudinary and ImageKit, used when neither has credentials: files under MEDIA_DIR
@@ -20,24 +27,94 @@ export class LocalDiskStore implements MediaStore {
   }
 
   async upload(request: UploadRequest): Promise<StoredMedia> {
-    const relative = `${safe(request.folder)}/${safe(request.publicId)}.${request.format}`;
+    const relative = this.relativePath(request.folder, request.publicId, request.format);
     const target = path.join(this.root, relative);
     await mkdir(path.dirname(target), { recursive: true });
-    // Write then rename, so a reader never sees half a file.
+    // Write beside the target, then rename, so a reader never sees half a file.
     const partial = `${target}.${randomUUID()}.partial`;
-    await writeFile(partial, request.data);
+    if (Buffer.isBuffer(request.source)) await writeFile(partial, request.source);
+    else await copyFile(request.source.path, partial);
     await rename(partial, target);
+    return this.media(relative, { resourceType: request.resourceType, format: request.format });
+  }
+
+  async promote(source: StoredMedia, request: PromoteRequest): Promise<StoredMedia> {
+    const relative = this.relativePath(request.folder, request.publicId, source.format);
+    const target = path.join(this.root, relative);
+    await mkdir(path.dirname(target), { recursive: true });
+    if (source.provider === 'local') {
+      const from = path.join(this.root, this.checkRelative(source.providerId));
+      if (request.copy) await copyFile(from, target);
+      else {
+        try {
+          await rename(from, target);
+        } catch (error) {
+          // Moved already by an attempt that died before recording it.
+          if (!(isMissing(error) && (await exists(target)))) throw error;
+        }
+      }
+    } else {
+      await this.download(source.url, target);
+    }
+    const { resourceType, format, width, height, duration } = source;
+    return this.media(relative, { resourceType, format, width, height, duration });
+  }
+
+  async delete(media: StoredMedia): Promise<void> {
+    await rm(path.join(this.root, this.checkRelative(media.providerId)), { force: true });
+  }
+
+  private async download(url: string, target: string): Promise<void> {
+    const response = await fetch(url);
+    if (!response.ok || !response.body) {
+      throw new ProviderError({
+        provider: 'local store',
+        code: 'provider_unavailable',
+        retryable: response.status >= 500,
+        status: response.status,
+        message: `could not fetch ${url}: ${response.status}`,
+      });
+    }
+    const partial = `${target}.${randomUUID()}.partial`;
+    await pipeline(Readable.fromWeb(response.body), createWriteStream(partial));
+    await rename(partial, target);
+  }
+
+  private async media(relative: string, meta: MediaMeta): Promise<StoredMedia> {
+    const { size } = await stat(path.join(this.root, relative));
     return {
+      ...meta,
       provider: 'local',
       providerId: relative,
       url: `${this.publicUrl}/media/${relative}`,
-      bytes: request.data.length,
+      bytes: size,
     };
+  }
+
+  /** Folder and file names come from the service, but a path must never climb out of MEDIA_DIR all the same. */
+  private relativePath(folder: string, publicId: string, format: string): string {
+    for (const segment of [folder, publicId]) {
+      if (!SAFE_SEGMENT.test(segment)) throw new Error(`unsafe storage path segment "${segment}"`);
+    }
+    if (!SAFE_FORMAT.test(format)) throw new Error(`unsafe file extension "${format}"`);
+    return `${folder}/${fileName(publicId, format)}`;
+  }
+
+  private checkRelative(relative: string): string {
+    const [folder, file, ...rest] = relative.split('/');
+    const dot = file?.lastIndexOf('.') ?? -1;
+    if (!folder || !file || rest.length > 0 || dot <= 0) throw new Error(`unsafe storage path "${relative}"`);
+    return this.relativePath(folder, file.slice(0, dot), file.slice(dot + 1));
   }
 }
 
-/** Folder and file names come from the service, but a path must never climb out of MEDIA_DIR all the same. */
-function safe(segment: string): string {
-  if (!SAFE_SEGMENT.test(segment)) throw new Error(`unsafe storage path segment "${segment}"`);
-  return segment;
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }

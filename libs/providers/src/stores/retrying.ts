@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@mediaflow/logger';
 import { ProviderError } from '../errors.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
 
 export interface RetryOptions {
   /** Tries in all, the first included. */
@@ -27,17 +27,29 @@ export class RetryingStore implements MediaStore {
     this.name = inner.name;
   }
 
-  async upload(request: UploadRequest): Promise<StoredMedia> {
+  upload(request: UploadRequest): Promise<StoredMedia> {
+    return this.retry('upload', () => this.inner.upload(request));
+  }
+
+  promote(source: StoredMedia, request: PromoteRequest): Promise<StoredMedia> {
+    return this.retry('promote', () => this.inner.promote(source, request));
+  }
+
+  delete(media: StoredMedia): Promise<void> {
+    return this.retry('delete', () => this.inner.delete(media));
+  }
+
+  private async retry<T>(operation: string, run: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.inner.upload(request);
+        return await run();
       } catch (error) {
         const retryable = error instanceof ProviderError && error.retryable;
         if (!retryable || attempt >= this.options.attempts) throw error;
         const delay = Math.random() * this.options.baseDelayMs * 2 ** (attempt - 1);
         this.logger.warn(
           { err: error, store: this.name, attempt, delayMs: Math.round(delay) },
-          'upload failed; retrying',
+          `${operation} failed; retrying`,
         );
         await sleep(delay);
       }

@@ -56,10 +56,15 @@ const MIME_TYPES: Record<string, string> = {
   avif: 'image/avif',
   tiff: 'image/tiff',
   mp4: 'video/mp4',
+  m4v: 'video/x-m4v',
+  mov: 'video/quicktime',
   webm: 'video/webm',
+  mkv: 'video/x-matroska',
+  avi: 'video/x-msvideo',
   pdf: 'application/pdf',
 };
 
+// Node leaves the body out by itself when the request was a HEAD.
 export function sendFile(res: ServerResponse, bytes: Buffer, format: string): void {
   res.writeHead(200, {
     'content-type': MIME_TYPES[format.toLowerCase()] ?? 'application/octet-stream',
@@ -113,11 +118,53 @@ export function randomId(length: number): string {
   return Array.from(randomBytes(length), (byte) => ALPHABET[byte % ALPHABET.length]).join('');
 }
 
-// Statuses queued by a test's failNext(), consumed one per upload request.
+// The bytes behind a remote URL, as a provider fetches them; undefined when the fetch fails.
+export async function fetchRemote(url: string): Promise<FilePart | undefined> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) return undefined;
+    const filename = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '') || 'file';
+    return { bytes: Buffer.from(await response.arrayBuffer()), filename };
+  } catch {
+    return undefined;
+  }
+}
+
+export function isRemoteUrl(text: string): boolean {
+  return /^https?:\/\//i.test(text);
+}
+
+// Statuses queued by a test's failNext(), consumed one per failing request.
 export function failureQueue(): { failNext(count: number, status?: number): void; take(): number | undefined } {
   const statuses: number[] = [];
   return {
     failNext: (count, status = 500) => statuses.push(...Array<number>(count).fill(status)),
     take: () => statuses.shift(),
+  };
+}
+
+export type OperationFailures<Operation extends string> = {
+  // Fails the next `count` write requests, whatever their operation, in arrival order.
+  failNext(count: number, status?: number): void;
+  // Fails the next `count` requests of that operation only.
+  failNextOn(operation: Operation, count: number, status?: number): void;
+  // The status to fail this request with: a targeted failure first, else a general one.
+  take(operation: Operation): number | undefined;
+};
+
+export function operationFailures<Operation extends string>(): OperationFailures<Operation> {
+  const general = failureQueue();
+  const targeted = new Map<Operation, ReturnType<typeof failureQueue>>();
+  const queue = (operation: Operation) => {
+    const existing = targeted.get(operation);
+    if (existing) return existing;
+    const created = failureQueue();
+    targeted.set(operation, created);
+    return created;
+  };
+  return {
+    failNext: general.failNext,
+    failNextOn: (operation, count, status) => queue(operation).failNext(count, status),
+    take: (operation) => queue(operation).take() ?? general.take(),
   };
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobInput } from '@mediaflow/db';
 import { inspectImage } from '@mediaflow/providers';
@@ -32,6 +33,12 @@ export interface GenerateImageRouteOptions {
 
 /** POST /api/ai-agent/generate-image: accepts a prompt (and a reference image) and answers 202 with a job id. */
 export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOptions> = async (app, options) => {
+  // Fields and the (small) reference image land on request.body, so the schema validates multipart
+  // and JSON alike; the limits are this route's (config.multipartOptions below).
+  await app.register(fastifyMultipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 0, fields: 20, fieldSize: 64 * 1024, parts: 30 },
+  });
   app.post(
     '/ai-agent/generate-image',
     {

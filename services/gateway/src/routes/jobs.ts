@@ -18,6 +18,7 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
     async (request) => {
       const job = await options.jobs.findForOwner(request.params.jobId, request.userId);
       if (!job) throw new HttpError(404, 'not_found', `no job ${request.params.jobId}`);
+      const steps = await options.jobs.findSteps(job.id);
       return {
         jobId: job.id,
         kind: job.kind,
@@ -25,6 +26,18 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
         attempts: job.attempts,
         ...(job.status === 'completed' ? { result: job.result as Record<string, unknown> } : {}),
         ...(job.error && job.status !== 'completed' ? { error: job.error } : {}),
+        ...(steps.length > 0
+          ? {
+              steps: steps.map((step) => ({
+                step: step.step,
+                kind: step.kind,
+                label: step.label,
+                state: step.state,
+                attempts: step.attempts,
+                ...(step.error && step.state !== 'completed' ? { error: step.error } : {}),
+              })),
+            }
+          : {}),
       };
     },
   );

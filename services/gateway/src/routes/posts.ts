@@ -1,0 +1,260 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  type BrandsRepository,
+  decodeCursor,
+  encodeCursor,
+  type PostsRepository,
+  type PostWithMedia,
+} from '@mediaflow/db';
+import { deliveryFor, FOLDERS } from '@mediaflow/providers';
+import type { JobRequest } from '@mediaflow/queue';
+import { Type } from 'typebox';
+import { errorResponses, HttpError } from '../errors.ts';
+import type { MediaIntake, MediaSource } from '../media-intake.ts';
+import { JobAccepted } from '../schemas.ts';
+import type { Submissions } from '../submissions.ts';
+import { type FormLimits, readForm } from '../uploads.ts';
+
+export const MAX_POST_MEDIA = 10;
+const CAPTION_MAX_LENGTH = 5000;
+
+const PostForm = Type.Object(
+  {
+    caption: Type.String({ maxLength: CAPTION_MAX_LENGTH }),
+    brandId: Type.String({ format: 'uuid' }),
+    scheduledAt: Type.Optional(
+      Type.String({ format: 'date-time', description: 'ISO 8601; publish at once when absent.' }),
+    ),
+    media: Type.Optional(
+      Type.Array(
+        Type.Unsafe<unknown>({
+          type: 'object',
+          description: 'A file: JPEG, PNG, WebP or GIF image, or MP4, MOV or WebM video.',
+        }),
+        {
+          maxItems: MAX_POST_MEDIA,
+        },
+      ),
+    ),
+    assetId: Type.Optional(
+      Type.Array(Type.String({ format: 'uuid', description: 'One of your generated assets.' }), {
+        maxItems: MAX_POST_MEDIA,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const MediaItem = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  type: Type.Union([Type.Literal('image'), Type.Literal('video')]),
+  position: Type.Integer(),
+  url: Type.String(),
+  deliveryUrl: Type.String({ description: 'Automatic format and quality where the store supports it.' }),
+  srcset: Type.Optional(Type.String()),
+  posterUrl: Type.Optional(Type.String()),
+  width: Type.Union([Type.Integer(), Type.Null()]),
+  height: Type.Union([Type.Integer(), Type.Null()]),
+  bytes: Type.Integer(),
+  duration: Type.Union([Type.Number(), Type.Null()]),
+});
+
+const Post = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  brandId: Type.String({ format: 'uuid' }),
+  authorId: Type.String(),
+  caption: Type.String(),
+  scheduledAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  createdAt: Type.String({ format: 'date-time' }),
+  media: Type.Array(MediaItem),
+});
+
+export interface PostsRouteOptions {
+  submissions: Submissions;
+  intake: MediaIntake;
+  brands: BrandsRepository;
+  posts: PostsRepository;
+  limits: Pick<FormLimits, 'maxImageBytes' | 'maxVideoBytes'>;
+}
+
+/** POST /api/posts (a submission, answered 202) and the post reads, for members of the post's brand. */
+export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (app, options) => {
+  const formLimits: FormLimits = {
+    ...options.limits,
+    fileFields: { media: ['image', 'video'] },
+    repeatable: new Set(['media', 'assetId']),
+    maxFiles: MAX_POST_MEDIA,
+    maxFieldBytes: 64 * 1024,
+  };
+
+  app.post(
+    '/posts',
+    {
+      schema: {
+        summary: 'Submit a social post with images and videos',
+        consumes: ['multipart/form-data'],
+        body: PostForm,
+        response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
+      },
+      preValidation: async (request) => {
+        if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'send multipart/form-data');
+        const form = await readForm(request, formLimits);
+        // Not yet validated: the route's schema checks it next.
+        request.body = {
+          ...form.fields,
+          ...(form.files.length > 0 ? { media: form.files.map(({ clientName }) => ({ clientName })) } : {}),
+        } as typeof request.body;
+        request.formOrder = form.order;
+      },
+    },
+    async (request, reply) => {
+      const { caption, brandId, scheduledAt, assetId = [] } = request.body;
+      const files = request.spooled ?? [];
+      const count = files.length + assetId.length;
+      if (count < 1 || count > MAX_POST_MEDIA) {
+        throw new HttpError(
+          400,
+          'invalid_input',
+          `a post needs 1 to ${MAX_POST_MEDIA} media items (files in "media" and ids in "assetId"); got ${count}`,
+        );
+      }
+      if (!(await options.brands.isMember(brandId, request.userId)))
+        throw new HttpError(404, 'not_found', `no brand ${brandId}`);
+      const assets = await options.intake.resolveAssets(assetId, request.userId);
+
+      const uploaded = await options.intake.uploadTemporary(files);
+      // The post keeps the order in which files and asset ids came in the form.
+      const items: MediaSource[] = (request.formOrder ?? []).flatMap(({ field, index }) => {
+        if (field === 'media') return uploaded[index] ?? [];
+        if (field === 'assetId') return assets.get(assetId[index] ?? '') ?? [];
+        return [];
+      });
+      const persistStep = items.length;
+      try {
+        const accepted = await options.submissions.submitChain({
+          kind: 'submit-post',
+          ownerId: request.userId,
+          summary: { brandId, caption, scheduledAt: scheduledAt ?? null, media: items.map((item) => item.label) },
+          steps: [
+            ...items.map((item, step) => ({ step, kind: 'promote-media', label: `media[${step}] ${item.label}` })),
+            { step: persistStep, kind: 'persist-post', label: 'write post' },
+          ],
+          build: (jobId) => ({
+            first: items.map(
+              (item, step): JobRequest => ({
+                name: 'promote-media',
+                payload: {
+                  jobId,
+                  step,
+                  source: item.source,
+                  folder: FOLDERS.social,
+                  publicId: `post-${jobId}-${step}`,
+                  copy: item.copy,
+                  ...(item.assetId ? { assetId: item.assetId } : {}),
+                },
+              }),
+            ),
+            last: {
+              name: 'persist-post',
+              payload: {
+                jobId,
+                step: persistStep,
+                authorId: request.userId,
+                brandId,
+                caption,
+                scheduledAt: scheduledAt ?? null,
+                mediaSteps: items.map((_, step) => step),
+              },
+            },
+          }),
+        });
+        return reply.code(202).send(accepted);
+      } catch (error) {
+        await options.intake.discard(uploaded.map((item) => item.source));
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/posts/:id',
+    {
+      schema: {
+        summary: 'A post with its media, in order',
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+        response: { 200: Post, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const post = await options.posts.findById(request.params.id);
+      if (!post || !(await options.brands.isMember(post.brandId, request.userId))) {
+        throw new HttpError(404, 'not_found', `no post ${request.params.id}`);
+      }
+      return toPostResponse(post);
+    },
+  );
+
+  app.get(
+    '/posts',
+    {
+      schema: {
+        summary: "A brand's posts, newest first",
+        querystring: Type.Object(
+          {
+            brandId: Type.String({ format: 'uuid' }),
+            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page.' })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ items: Type.Array(Post), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request) => {
+      const { brandId, cursor, limit = 20 } = request.query;
+      if (!(await options.brands.isMember(brandId, request.userId)))
+        throw new HttpError(404, 'not_found', `no brand ${brandId}`);
+      const after = cursor === undefined ? undefined : decodeCursor(cursor);
+      if (cursor !== undefined && !after)
+        throw new HttpError(400, 'invalid_input', 'cursor is not one this API handed out');
+      const posts = await options.posts.listForBrand(brandId, limit, after);
+      const last = posts.at(-1);
+      return {
+        items: posts.map(toPostResponse),
+        nextCursor: posts.length === limit && last ? encodeCursor(last) : null,
+      };
+    },
+  );
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The order of a submission's files and repeatable fields, as they came. */
+    formOrder?: Array<{ field: string; index: number }>;
+  }
+}
+
+function toPostResponse(post: PostWithMedia) {
+  return {
+    id: post.id,
+    brandId: post.brandId,
+    authorId: post.authorId,
+    caption: post.caption,
+    scheduledAt: post.scheduledAt?.toISOString() ?? null,
+    createdAt: post.createdAt.toISOString(),
+    media: post.media.map((item) => ({
+      id: item.id,
+      type: item.type,
+      position: item.position,
+      url: item.url,
+      ...deliveryFor({ provider: item.provider, url: item.url, resourceType: item.type }),
+      width: item.width,
+      height: item.height,
+      bytes: item.bytes,
+      duration: item.duration,
+    })),
+  };
+}

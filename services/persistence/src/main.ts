@@ -1,0 +1,26 @@
+import { loadConfigOrExit } from '@mediaflow/config';
+import { createDb } from '@mediaflow/db';
+import { createLogger } from '@mediaflow/logger';
+import { createRedis } from '@mediaflow/queue';
+import closeWithGrace from 'close-with-grace';
+import { startPersistenceWorker } from './worker.ts';
+
+/** In-flight writes get this long to finish after SIGTERM. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+// Composition root: config, clients and the worker, built and wired here and nowhere else.
+const config = loadConfigOrExit();
+const logger = createLogger({ service: 'persistence', level: config.logLevel });
+const db = createDb(config.databaseUrl);
+const connection = createRedis(config.redisUrl, 'worker');
+logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker starting');
+const worker = startPersistenceWorker({ config, db, connection, logger });
+worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'persistence worker crashed; shutting down');
+  else logger.info({ signal }, 'persistence worker shutting down: finishing in-flight jobs');
+  await worker.close();
+  connection.disconnect();
+  await db.destroy();
+});

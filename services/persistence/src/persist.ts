@@ -1,0 +1,67 @@
+import type { BlogsRepository, JobsRepository, PostsRepository } from '@mediaflow/db';
+import type { StoredMedia } from '@mediaflow/providers';
+import {
+  PermanentJobError,
+  type PersistBlogPayload,
+  type PersistBlogResult,
+  type PersistPostPayload,
+  type PersistPostResult,
+} from '@mediaflow/queue';
+
+export interface PersistenceDeps {
+  jobs: Pick<JobsRepository, 'stepResults'>;
+  posts: Pick<PostsRepository, 'createOnce'>;
+  blogs: Pick<BlogsRepository, 'createOnce'>;
+}
+
+/** The post and its media rows, in one transaction, written once per submission however often it runs. */
+export async function persistPost(payload: PersistPostPayload, deps: PersistenceDeps): Promise<PersistPostResult> {
+  const promoted = await promotedMedia(payload.jobId, payload.mediaSteps, deps);
+  const post = await deps.posts.createOnce(
+    {
+      jobId: payload.jobId,
+      brandId: payload.brandId,
+      authorId: payload.authorId,
+      caption: payload.caption,
+      scheduledAt: payload.scheduledAt ? new Date(payload.scheduledAt) : null,
+    },
+    promoted.map((media) => ({
+      url: media.url,
+      type: media.resourceType,
+      provider: media.provider,
+      providerId: media.providerId,
+      width: media.width ?? null,
+      height: media.height ?? null,
+      bytes: media.bytes,
+      duration: media.duration ?? null,
+    })),
+  );
+  return { postId: post.id, media: post.media.map(({ id, url, type }) => ({ id, url, type })) };
+}
+
+/** The blog row, written once per submission however often it runs. */
+export async function persistBlog(payload: PersistBlogPayload, deps: PersistenceDeps): Promise<PersistBlogResult> {
+  const steps = [payload.bannerStep, payload.featuredStep].filter((step): step is number => step !== null);
+  const promoted = new Map((await promotedMedia(payload.jobId, steps, deps)).map((media, i) => [steps[i], media]));
+  const blog = await deps.blogs.createOnce({
+    jobId: payload.jobId,
+    authorId: payload.authorId,
+    title: payload.title,
+    content: payload.content,
+    imageAlt: payload.imageAlt,
+    banner: payload.bannerStep === null ? null : (promoted.get(payload.bannerStep)?.url ?? null),
+    image: payload.featuredStep === null ? null : (promoted.get(payload.featuredStep)?.url ?? null),
+  });
+  return { blogId: blog.id, banner: blog.banner, image: blog.image };
+}
+
+/** The results of the submission's promotion steps, in the order asked. */
+async function promotedMedia(jobId: string, steps: number[], deps: PersistenceDeps): Promise<StoredMedia[]> {
+  const results = await deps.jobs.stepResults(jobId);
+  return steps.map((step) => {
+    const media = results.get(step) as StoredMedia | undefined;
+    // The flow runs this only after every promotion completed; a gap means the record was tampered with.
+    if (!media) throw new PermanentJobError('internal', `media step ${step} of job ${jobId} has no promoted result`);
+    return media;
+  });
+}

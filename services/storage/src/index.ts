@@ -1,0 +1,3 @@
+export { handlers } from './handlers.ts';
+export { promoteMedia, type StorageDeps } from './promote-media.ts';
+export { startStorageWorker } from './worker.ts';

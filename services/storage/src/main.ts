@@ -1,0 +1,31 @@
+import { loadConfigOrExit } from '@mediaflow/config';
+import { createDb } from '@mediaflow/db';
+import { createLogger } from '@mediaflow/logger';
+import { buildMediaStore } from '@mediaflow/providers';
+import { createRedis } from '@mediaflow/queue';
+import closeWithGrace from 'close-with-grace';
+import { startStorageWorker } from './worker.ts';
+
+/** In-flight promotions get this long to finish after SIGTERM (a large video can take a while). */
+const SHUTDOWN_DEADLINE_MS = 120_000;
+
+// Composition root: config, clients and the worker, built and wired here and nowhere else.
+const config = loadConfigOrExit();
+const logger = createLogger({ service: 'storage', level: config.logLevel });
+const db = createDb(config.databaseUrl);
+const connection = createRedis(config.redisUrl, 'worker');
+const store = buildMediaStore(config, logger);
+logger.info(
+  { store: store.name, concurrency: config.storageConcurrency },
+  `storage worker starting: store ${store.name}`,
+);
+const worker = startStorageWorker({ config, db, connection, store, logger });
+worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'storage worker crashed; shutting down');
+  else logger.info({ signal }, 'storage worker shutting down: finishing in-flight jobs');
+  await worker.close();
+  connection.disconnect();
+  await db.destroy();
+});
