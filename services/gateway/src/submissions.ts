@@ -3,6 +3,13 @@ import type { JobName, JobPayload, JobProducer, JobRequest } from '@mediaflow/qu
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError } from './errors.ts';
 
+/** What the client hears: 202 with these. */
+export interface Accepted {
+  jobId: string;
+  status: 'queued';
+  statusUrl: string;
+}
+
 /**
  * Accepts a job: its row (and input files) in PostgreSQL first, then the queue entry. If the queue
  * cannot take it, the row goes too and the client hears 503, so nothing is left half-written.
@@ -23,7 +30,7 @@ export class Submissions {
     ownerId: string,
     payload: Omit<JobPayload<N>, 'jobId'>,
     inputs: JobInput[] = [],
-  ): Promise<{ jobId: string; status: 'queued'; statusUrl: string }> {
+  ): Promise<Accepted> {
     const jobId = await this.jobs.create({ kind: name, ownerId, payload }, inputs);
     try {
       await this.producer.add({ name, payload: { ...payload, jobId } } as JobRequest);
@@ -49,7 +56,7 @@ export class Submissions {
     summary: unknown;
     steps: NewJobStep[];
     build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
-  }): Promise<{ jobId: string; status: 'queued'; statusUrl: string }> {
+  }): Promise<Accepted> {
     const jobId = await this.jobs.create(
       { kind: input.kind, ownerId: input.ownerId, payload: input.summary },
       [],

@@ -240,6 +240,22 @@ describe('post and blog submissions through Cloudinary and ImageKit (fakes, real
     expect(row.provider).toBe('imagekit');
   });
 
+  it('fails a submission whose item no store will take, naming the item and why', async () => {
+    cloudinary.failNextOn('rename', 1, 400);
+    imagekit.failNextOn('upload', 1, 400);
+    const response = await submit('/api/posts', [
+      ['caption', 'Doomed'],
+      ['brandId', brandId],
+      ['media', await makeImage(50, 50), 'doomed.png'],
+    ]);
+    const { jobId } = (await response.json()) as { jobId: string };
+    const job = await stack.waitForJob(jobId, 'alice');
+    expect(job).toMatchObject({ status: 'failed', error: { retryable: false } });
+    expect(job.error?.message).toMatch(/^media\[0\] media doomed\.png: every store failed to promote/);
+    expect(job.steps?.map((step) => step.state)).toEqual(['failed', 'queued']);
+    expect(await stack.database.db.selectFrom('posts').select('id').where('jobId', '=', jobId).execute()).toEqual([]);
+  });
+
   it('writes a post once however often its persistence job runs', async () => {
     const response = await submit('/api/posts', [
       ['caption', 'Twice'],

@@ -2,8 +2,7 @@ import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildImageGenerator, buildMediaStore } from '@mediaflow/providers';
-import { createRedis } from '@mediaflow/queue';
-import closeWithGrace from 'close-with-grace';
+import { closeOnSignal, createRedis } from '@mediaflow/queue';
 import { startGeneratorWorker } from './worker.ts';
 
 /** In-flight generations get this long to finish after SIGTERM (an image can take a minute). */
@@ -23,10 +22,13 @@ logger.info(
 const worker = startGeneratorWorker({ config, db, connection, generator, store, logger });
 worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
-closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
-  if (err) logger.error({ err }, 'generator crashed; shutting down');
-  else logger.info({ signal }, 'generator shutting down: finishing in-flight jobs');
-  await worker.close();
-  connection.disconnect();
-  await db.destroy();
+closeOnSignal({
+  logger,
+  what: 'generator',
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  close: async () => {
+    await worker.close();
+    connection.disconnect();
+    await db.destroy();
+  },
 });

@@ -1,8 +1,7 @@
 import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
-import { createRedis } from '@mediaflow/queue';
-import closeWithGrace from 'close-with-grace';
+import { closeOnSignal, createRedis } from '@mediaflow/queue';
 import { startPersistenceWorker } from './worker.ts';
 
 /** In-flight writes get this long to finish after SIGTERM. */
@@ -17,10 +16,13 @@ logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker 
 const worker = startPersistenceWorker({ config, db, connection, logger });
 worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
-closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
-  if (err) logger.error({ err }, 'persistence worker crashed; shutting down');
-  else logger.info({ signal }, 'persistence worker shutting down: finishing in-flight jobs');
-  await worker.close();
-  connection.disconnect();
-  await db.destroy();
+closeOnSignal({
+  logger,
+  what: 'persistence worker',
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  close: async () => {
+    await worker.close();
+    connection.disconnect();
+    await db.destroy();
+  },
 });

@@ -2,8 +2,7 @@ import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore } from '@mediaflow/providers';
-import { createRedis } from '@mediaflow/queue';
-import closeWithGrace from 'close-with-grace';
+import { closeOnSignal, createRedis } from '@mediaflow/queue';
 import { startStorageWorker } from './worker.ts';
 
 /** In-flight promotions get this long to finish after SIGTERM (a large video can take a while). */
@@ -22,10 +21,13 @@ logger.info(
 const worker = startStorageWorker({ config, db, connection, store, logger });
 worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
-closeWithGrace({ delay: SHUTDOWN_DEADLINE_MS, logger }, async ({ signal, err }) => {
-  if (err) logger.error({ err }, 'storage worker crashed; shutting down');
-  else logger.info({ signal }, 'storage worker shutting down: finishing in-flight jobs');
-  await worker.close();
-  connection.disconnect();
-  await db.destroy();
+closeOnSignal({
+  logger,
+  what: 'storage worker',
+  deadlineMs: SHUTDOWN_DEADLINE_MS,
+  close: async () => {
+    await worker.close();
+    connection.disconnect();
+    await db.destroy();
+  },
 });

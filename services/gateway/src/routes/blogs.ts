@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { type BlogRow, type BlogsRepository, decodeCursor, encodeCursor } from '@mediaflow/db';
+import type { BlogRow, BlogsRepository } from '@mediaflow/db';
 import { FOLDERS, type PermanentFolder } from '@mediaflow/providers';
 import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
@@ -8,6 +8,7 @@ import type { MediaIntake, MediaSource } from '../media-intake.ts';
 import { JobAccepted } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
+import { DEFAULT_PAGE_SIZE, Page, PageQuery, pageOf, readCursor } from './pagination.ts';
 
 const CONTENT_MAX_LENGTH = 200_000;
 
@@ -179,28 +180,23 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
         summary: 'Your blogs, newest first',
         querystring: Type.Object(
           {
-            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page.' })),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+            ...PageQuery,
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ items: Type.Array(Blog), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Page(Blog),
           ...errorResponses(400, 401),
         },
       },
     },
     async (request) => {
-      const { cursor, limit = 20 } = request.query;
-      const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      if (cursor !== undefined && !after)
-        throw new HttpError(400, 'invalid_input', 'cursor is not one this API handed out');
-      const blogs = await options.blogs.listForAuthor(request.userId, limit, after);
-      const last = blogs.at(-1);
-      return {
-        items: blogs.map(toBlogResponse),
-        nextCursor: blogs.length === limit && last ? encodeCursor(last) : null,
-      };
+      const { cursor, limit = DEFAULT_PAGE_SIZE } = request.query;
+      return pageOf(
+        await options.blogs.listForAuthor(request.userId, limit, readCursor(cursor)),
+        limit,
+        toBlogResponse,
+      );
     },
   );
 };

@@ -1,11 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  type BrandsRepository,
-  decodeCursor,
-  encodeCursor,
-  type PostsRepository,
-  type PostWithMedia,
-} from '@mediaflow/db';
+import type { BrandsRepository, PostsRepository, PostWithMedia } from '@mediaflow/db';
 import { deliveryFor, FOLDERS } from '@mediaflow/providers';
 import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
@@ -14,6 +8,7 @@ import type { MediaIntake, MediaSource } from '../media-intake.ts';
 import { JobAccepted } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
+import { DEFAULT_PAGE_SIZE, Page, PageQuery, pageOf, readCursor } from './pagination.ts';
 
 export const MAX_POST_MEDIA = 10;
 const CAPTION_MAX_LENGTH = 5000;
@@ -202,30 +197,21 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         querystring: Type.Object(
           {
             brandId: Type.String({ format: 'uuid' }),
-            cursor: Type.Optional(Type.String({ maxLength: 200, description: 'nextCursor of the previous page.' })),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+            ...PageQuery,
           },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ items: Type.Array(Post), nextCursor: Type.Union([Type.String(), Type.Null()]) }),
+          200: Page(Post),
           ...errorResponses(400, 401, 404),
         },
       },
     },
     async (request) => {
-      const { brandId, cursor, limit = 20 } = request.query;
+      const { brandId, cursor, limit = DEFAULT_PAGE_SIZE } = request.query;
       if (!(await options.brands.isMember(brandId, request.userId)))
         throw new HttpError(404, 'not_found', `no brand ${brandId}`);
-      const after = cursor === undefined ? undefined : decodeCursor(cursor);
-      if (cursor !== undefined && !after)
-        throw new HttpError(400, 'invalid_input', 'cursor is not one this API handed out');
-      const posts = await options.posts.listForBrand(brandId, limit, after);
-      const last = posts.at(-1);
-      return {
-        items: posts.map(toPostResponse),
-        nextCursor: posts.length === limit && last ? encodeCursor(last) : null,
-      };
+      return pageOf(await options.posts.listForBrand(brandId, limit, readCursor(cursor)), limit, toPostResponse);
     },
   );
 };
