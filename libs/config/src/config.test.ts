@@ -58,8 +58,10 @@ describe('loadConfig', () => {
     [{ IMAGEKIT_PRIVATE_KEY: 'private_x' }, 'IMAGEKIT_PRIVATE_KEY and IMAGEKIT_URL_ENDPOINT go together'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ TEMP_ASSET_TTL: 'tomorrow' }, 'TEMP_ASSET_TTL must be a duration'],
-    [{ NODE_ENV: 'production' }, 'JWT_SECRET must be set to at least 32 characters'],
-    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be set to at least 32 characters'],
+    [{ NODE_ENV: 'production' }, 'JWT_SECRET must be set to at least 32 characters (or JWT_JWKS_URL for RS256)'],
+    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
+    [{ JWT_JWKS_URL: 'ftp://keys' }, 'JWT_JWKS_URL must be a http: or https:// URL'],
+    [{ RATE_LIMIT_GENERATE: '0' }, 'RATE_LIMIT_GENERATE must be a whole number'],
   ])('rejects %j, naming the variable', (env, expected) => {
     const problems = problemsOf(env);
     expect(problems).toHaveLength(1);
@@ -70,6 +72,16 @@ describe('loadConfig', () => {
     const problems = problemsOf({ PORT: 'x', REDIS_URL: 'http://user:hunter2@host' });
     expect(problems).toHaveLength(2);
     expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
+  it('takes RS256 alone in production when a JWKS URL is set, with no built-in secret', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json',
+      JWT_ISSUER: 'https://id.example/',
+    });
+    expect(config.jwt).toMatchObject({ secret: undefined, isDevelopmentDefault: false, issuer: 'https://id.example/' });
+    expect(loadConfig({}).jwt.isDevelopmentDefault).toBe(true);
   });
 
   it('parses durations', () => {

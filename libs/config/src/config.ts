@@ -15,7 +15,19 @@ export interface Config {
   databaseUrl: string;
   redisUrl: string;
   queuePrefix: string;
-  jwt: { secret: string; isDevelopmentDefault: boolean };
+  jwt: {
+    /** HS256 secret; undefined when only JWKS (RS256) tokens are accepted. */
+    secret: string | undefined;
+    isDevelopmentDefault: boolean;
+    /** RS256 keys come from here when set (JWT_JWKS_URL). */
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+  };
+  /** Requests per user per minute, by class; kept in Redis so they hold across gateway replicas. */
+  rateLimits: { generate: number; write: number; read: number };
+  /** Generations one user may have queued or running at once. */
+  maxGenerationsInFlight: number;
   /** Absent when GEMINI_API_KEY is unset: the local generator stands in. */
   gemini: { apiKey: string; model: string; baseUrl: string | undefined; timeoutMs: number } | undefined;
   /** Absent when CLOUDINARY_URL is unset. */
@@ -26,6 +38,8 @@ export interface Config {
   mediaDir: string;
   tempAssetTtlMs: number;
   maxImageBytes: number;
+  /** Images larger than this many pixels are refused (decompression bombs). */
+  maxImagePixels: number;
   maxVideoBytes: number;
   jobs: { attempts: number; backoffMs: number };
   generatorConcurrency: number;
@@ -95,11 +109,18 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int('PORT', 3000, 1, 65535);
 
   const jwtSecret = read('JWT_SECRET');
-  if (nodeEnv === 'production' && (jwtSecret === undefined || jwtSecret.length < MIN_PRODUCTION_SECRET_LENGTH)) {
-    problems.push(
-      `JWT_SECRET must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`,
-    );
+  const jwksUrl = url('JWT_JWKS_URL', undefined, ['http:', 'https:']);
+  if (nodeEnv === 'production') {
+    if (jwtSecret !== undefined && jwtSecret.length < MIN_PRODUCTION_SECRET_LENGTH) {
+      problems.push(`JWT_SECRET must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
+    } else if (jwtSecret === undefined && jwksUrl === undefined) {
+      problems.push(
+        `JWT_SECRET must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (or JWT_JWKS_URL for RS256) when NODE_ENV=production`,
+      );
+    }
   }
+  // Development with no identity set up at all gets a known secret; JWKS alone means RS256 only.
+  const useDevelopmentSecret = jwtSecret === undefined && jwksUrl === undefined && nodeEnv !== 'production';
 
   const geminiKey = read('GEMINI_API_KEY');
   const geminiBaseUrl = url('GEMINI_BASE_URL', undefined, ['http:', 'https:']);
@@ -122,7 +143,19 @@ export function loadConfig(env: Env = process.env): Config {
       url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/mediaflow', ['postgres:', 'postgresql:']) ?? '',
     redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? '',
     queuePrefix: read('QUEUE_PREFIX') ?? '{mediaflow}',
-    jwt: { secret: jwtSecret ?? DEVELOPMENT_JWT_SECRET, isDevelopmentDefault: jwtSecret === undefined },
+    jwt: {
+      secret: useDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : jwtSecret,
+      isDevelopmentDefault: useDevelopmentSecret,
+      jwksUrl,
+      issuer: read('JWT_ISSUER'),
+      audience: read('JWT_AUDIENCE'),
+    },
+    rateLimits: {
+      generate: int('RATE_LIMIT_GENERATE', 10, 1, 1_000_000),
+      write: int('RATE_LIMIT_WRITE', 60, 1, 1_000_000),
+      read: int('RATE_LIMIT_READ', 600, 1, 1_000_000),
+    },
+    maxGenerationsInFlight: int('MAX_GENERATIONS_IN_FLIGHT', 5, 1, 10_000),
     gemini:
       geminiKey === undefined
         ? undefined
@@ -141,6 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     mediaDir: path.resolve(read('MEDIA_DIR') ?? 'data/media'),
     tempAssetTtlMs: duration('TEMP_ASSET_TTL', read('TEMP_ASSET_TTL'), 24 * 3_600_000, problems),
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
+    maxImagePixels: int('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     maxVideoBytes: int('MAX_VIDEO_BYTES', 500 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
     jobs: {
       attempts: int('JOB_ATTEMPTS', 5, 1, 100),

@@ -3,11 +3,13 @@ import pg from 'pg';
 import type { Db } from './client.ts';
 import * as initial from './migrations/0001-initial.ts';
 import * as jobSteps from './migrations/0002-job-steps.ts';
+import * as idempotencyKeys from './migrations/0003-idempotency-keys.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
 const migrations: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-job-steps': jobSteps,
+  '0003-idempotency-keys': idempotencyKeys,
 };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {

@@ -15,6 +15,18 @@ export interface Database {
   jobs: JobsTable;
   job_inputs: JobInputsTable;
   job_steps: JobStepsTable;
+  idempotency_keys: IdempotencyKeysTable;
+}
+
+export interface IdempotencyKeysTable {
+  userId: string;
+  key: string;
+  /** SHA-256 of what the request asked for: the same key with another request is refused. */
+  requestHash: string;
+  /** Null while the first request is still being answered. */
+  status: number | null;
+  response: ColumnType<unknown, string | null, string | null>;
+  createdAt: ColumnType<Date, Date | undefined, Date>;
 }
 
 type CreatedAt = ColumnType<Date, never, never>;

@@ -91,6 +91,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     JWT_SECRET: TEST_JWT_SECRET,
     MEDIA_DIR: mediaDir,
     JOB_BACKOFF_MS: '20',
+    // Tests make many requests as one user; the limits' own tests set them low.
+    RATE_LIMIT_GENERATE: '100000',
+    RATE_LIMIT_WRITE: '100000',
+    RATE_LIMIT_READ: '100000',
+    MAX_GENERATIONS_IN_FLIGHT: '1000',
     ...(options.gemini
       ? { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: options.gemini.baseUrl, GEMINI_TIMEOUT_MS: '5000' }
       : {}),

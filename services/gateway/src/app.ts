@@ -8,6 +8,7 @@ import {
   BrandsRepository,
   type Db,
   GeneratedAssetsRepository,
+  IdempotencyKeysRepository,
   JobsRepository,
   PostsRepository,
   UsersRepository,
@@ -16,7 +17,9 @@ import type { MediaStore } from '@mediaflow/providers';
 import type { JobProducer, Redis } from '@mediaflow/queue';
 import { createAuthHook } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { createIdempotencyHooks } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
+import { createRateLimitHook } from './rate-limit.ts';
 import { blogsRoutes } from './routes/blogs.ts';
 import { brandsRoutes } from './routes/brands.ts';
 import { generateImageRoute } from './routes/generate-image.ts';
@@ -26,8 +29,22 @@ import { postsRoutes } from './routes/posts.ts';
 import { Submissions } from './submissions.ts';
 import { removeSpooled } from './uploads.ts';
 
+const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 3_600_000;
+/** A claimed key whose request never answered (its gateway died) is free again after this. */
+const STALE_CLAIM_MS = 5 * 60_000;
+
 export interface AppDeps {
-  config: Pick<Config, 'jwt' | 'maxImageBytes' | 'maxVideoBytes' | 'mediaDir'>;
+  config: Pick<
+    Config,
+    | 'jwt'
+    | 'maxImageBytes'
+    | 'maxImagePixels'
+    | 'maxVideoBytes'
+    | 'mediaDir'
+    | 'rateLimits'
+    | 'maxGenerationsInFlight'
+    | 'queuePrefix'
+  >;
   db: Db;
   redis: Redis;
   producer: JobProducer;
@@ -48,7 +65,11 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
     assets: new GeneratedAssetsRepository(deps.db),
     log: fastify.log,
   });
-  const limits = { maxImageBytes: deps.config.maxImageBytes, maxVideoBytes: deps.config.maxVideoBytes };
+  const limits = {
+    maxImageBytes: deps.config.maxImageBytes,
+    maxImagePixels: deps.config.maxImagePixels,
+    maxVideoBytes: deps.config.maxVideoBytes,
+  };
 
   fastify.setErrorHandler(errorHandler);
   fastify.setNotFoundHandler(notFoundHandler);
@@ -68,8 +89,26 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
 
   await fastify.register(
     async (api) => {
-      api.addHook('onRequest', createAuthHook({ secret: deps.config.jwt.secret, users }));
-      await api.register(generateImageRoute, { submissions, maxImageBytes: deps.config.maxImageBytes });
+      api.addHook('onRequest', createAuthHook({ ...deps.config.jwt, users }));
+      api.addHook(
+        'onRequest',
+        createRateLimitHook({ redis: deps.redis, prefix: deps.config.queuePrefix, limits: deps.config.rateLimits }),
+      );
+      const idempotency = createIdempotencyHooks(
+        new IdempotencyKeysRepository(deps.db, {
+          lifetimeMs: IDEMPOTENCY_KEY_LIFETIME_MS,
+          staleClaimMs: STALE_CLAIM_MS,
+        }),
+      );
+      api.addHook('preHandler', idempotency.claim);
+      api.addHook('onSend', idempotency.record);
+      await api.register(generateImageRoute, {
+        submissions,
+        jobs,
+        maxImageBytes: deps.config.maxImageBytes,
+        maxImagePixels: deps.config.maxImagePixels,
+        maxInFlight: deps.config.maxGenerationsInFlight,
+      });
       await api.register(jobsRoute, { jobs });
       await api.register(brandsRoutes, { brands });
       // Submissions stream their files to disk as they arrive (uploads.ts), so multipart here is plain.

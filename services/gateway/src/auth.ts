@@ -1,13 +1,32 @@
 import type { UsersRepository } from '@mediaflow/db';
 import type { FastifyRequest } from 'fastify';
-import { errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import { HttpError } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's user id (the token's `sub`), set by the auth hook on every /api route. */
     userId: string;
+    /** The token carries the admin role (`role: "admin"` or `roles` containing it). */
+    isAdmin: boolean;
   }
+}
+
+export interface AuthOptions {
+  /** HS256 tokens are accepted when set. */
+  secret: string | undefined;
+  /** RS256 tokens are accepted, with keys from this JWKS, when set. */
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  users: UsersRepository;
 }
 
 const MAX_SUBJECT_LENGTH = 200;
@@ -15,26 +34,37 @@ const MAX_SUBJECT_LENGTH = 200;
 const KNOWN_USERS_LIMIT = 10_000;
 
 /**
- * Checks `Authorization: Bearer <JWT>` (HS256, JWT_SECRET, expiry honoured) and makes sure the
- * user row exists, creating it the first time a valid token is seen.
+ * Checks `Authorization: Bearer <JWT>` — HS256 with JWT_SECRET or RS256 with keys from JWT_JWKS_URL,
+ * expiry always, issuer and audience when configured — and makes sure the user row exists.
  */
-export function createAuthHook(options: { secret: string; users: UsersRepository }) {
-  const key = new TextEncoder().encode(options.secret);
+export function createAuthHook(options: AuthOptions) {
+  const secret = options.secret === undefined ? undefined : new TextEncoder().encode(options.secret);
+  const jwks = options.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(options.jwksUrl));
+  const claims: JWTVerifyOptions = {
+    ...(options.issuer ? { issuer: options.issuer } : {}),
+    ...(options.audience ? { audience: options.audience } : {}),
+  };
   const known = new Set<string>();
 
+  async function verify(token: string): Promise<JWTPayload> {
+    const { alg } = decodeProtectedHeader(token);
+    if (alg === 'HS256' && secret)
+      return (await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] })).payload;
+    if (alg === 'RS256' && jwks) return (await jwtVerify(token, jwks, { ...claims, algorithms: ['RS256'] })).payload;
+    throw new HttpError(401, 'unauthorized', `tokens signed with ${alg ?? 'no algorithm'} are not accepted here`);
+  }
+
   return async function authenticate(request: FastifyRequest): Promise<void> {
-    const header = request.headers.authorization;
-    const token = header?.match(/^Bearer\s+(\S+)$/i)?.[1];
+    const token = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!token) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <JWT>');
-    let subject: unknown;
+    let payload: JWTPayload;
     try {
-      ({
-        payload: { sub: subject },
-      } = await jwtVerify(token, key, { algorithms: ['HS256'] }));
+      payload = await verify(token);
     } catch (error) {
-      const why = error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid';
-      throw new HttpError(401, 'unauthorized', `${why}; sign in again`);
+      if (error instanceof HttpError) throw error;
+      throw new HttpError(401, 'unauthorized', `${describe(error)}; sign in again`);
     }
+    const subject = payload.sub;
     if (typeof subject !== 'string' || subject.length === 0 || subject.length > MAX_SUBJECT_LENGTH) {
       throw new HttpError(
         401,
@@ -48,5 +78,17 @@ export function createAuthHook(options: { secret: string; users: UsersRepository
       known.add(subject);
     }
     request.userId = subject;
+    request.isAdmin = payload.role === 'admin' || (Array.isArray(payload.roles) && payload.roles.includes('admin'));
   };
+}
+
+/** For routes only admins may use: everyone else gets 403. */
+export async function requireAdmin(request: FastifyRequest): Promise<void> {
+  if (!request.isAdmin) throw new HttpError(403, 'forbidden', 'this route needs the admin role');
+}
+
+function describe(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `the token's "${error.claim}" claim is not accepted`;
+  return 'the token is not valid';
 }

@@ -24,6 +24,9 @@ export type ErrorCode =
   | 'not_found'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'conflict'
+  | 'idempotency_key_reused'
+  | 'rate_limited'
   | 'service_unavailable'
   | 'internal';
 
@@ -31,10 +34,13 @@ export type ErrorCode =
 export class HttpError extends Error {
   readonly statusCode: number;
   readonly code: ErrorCode;
-  constructor(statusCode: number, code: ErrorCode, message: string) {
+  /** Seconds the client should wait before trying again (sent as Retry-After). */
+  readonly retryAfterS: number | undefined;
+  constructor(statusCode: number, code: ErrorCode, message: string, options: { retryAfterS?: number } = {}) {
     super(message);
     this.statusCode = statusCode;
     this.code = code;
+    this.retryAfterS = options.retryAfterS;
   }
 }
 
@@ -44,7 +50,10 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   403: 'forbidden',
   404: 'not_found',
   413: 'payload_too_large',
+  409: 'conflict',
   415: 'unsupported_media_type',
+  422: 'idempotency_key_reused',
+  429: 'rate_limited',
   503: 'service_unavailable',
 };
 
@@ -60,7 +69,10 @@ const KNOWN_ERRORS: Record<string, { status: number; message?: string }> = {
 };
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  if (error instanceof HttpError) return send(reply, error.statusCode, error.code, error.message);
+  if (error instanceof HttpError) {
+    if (error.retryAfterS !== undefined) reply.header('retry-after', String(error.retryAfterS));
+    return send(reply, error.statusCode, error.code, error.message);
+  }
   if (error.validation) {
     const where = error.validationContext ?? 'request';
     const details = error.validation

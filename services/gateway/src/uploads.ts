@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Multipart } from '@fastify/multipart';
 import { type MediaKind, SNIFF_BYTES, sniffMediaKind } from '@mediaflow/providers';
 import type { FastifyRequest } from 'fastify';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { HttpError } from './errors.ts';
 
 /** A file of the request, on local disk until it is uploaded to temporary storage. */
@@ -19,6 +19,8 @@ export interface SpooledFile {
   path: string;
   kind: MediaKind;
   bytes: number;
+  /** SHA-256 of the bytes as received: part of a request's identity for Idempotency-Key. */
+  sha256: string;
   width?: number;
   height?: number;
 }
@@ -30,6 +32,7 @@ export interface FormLimits {
   repeatable: ReadonlySet<string>;
   maxFiles: number;
   maxImageBytes: number;
+  maxImagePixels: number;
   maxVideoBytes: number;
   maxFieldBytes: number;
 }
@@ -137,26 +140,60 @@ async function spool(
     path: file,
     kind,
     bytes: inspector.bytes,
+    sha256: inspector.digest(),
   };
   if (kind.resourceType === 'image') {
     try {
-      const { autoOrient } = await sharp(file).metadata();
-      Object.assign(spooled, { width: autoOrient.width, height: autoOrient.height });
-    } catch {
-      await rm(file, { force: true });
-      throw new HttpError(
-        415,
-        'unsupported_media_type',
-        `"${field}" looks like ${kind.format} but cannot be read as an image`,
-      );
+      await inspectSpooledImage(spooled, limits);
+    } catch (error) {
+      await rm(spooled.path, { force: true });
+      throw error;
     }
   }
   return spooled;
 }
 
+/** Formats whose EXIF is removed by re-encoding (GIF carries none worth the risk to its animation). */
+const REENCODABLE = { jpg: 'jpeg', png: 'png', webp: 'webp' } as const;
+
+/**
+ * Reads an image's size from its header (so a decompression bomb is refused before it is decoded) and
+ * removes EXIF metadata, which can carry the place a photo was taken, before the file goes anywhere.
+ */
+async function inspectSpooledImage(spooled: SpooledFile, limits: FormLimits): Promise<void> {
+  let metadata: Metadata;
+  try {
+    metadata = await sharp(spooled.path).metadata();
+  } catch {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `"${spooled.field}" looks like ${spooled.kind.format} but cannot be read as an image`,
+    );
+  }
+  const { width, height } = metadata.autoOrient;
+  if (width * height > limits.maxImagePixels) {
+    throw new HttpError(
+      413,
+      'payload_too_large',
+      `"${spooled.field}" is over ${limits.maxImagePixels} pixels; send a smaller image`,
+    );
+  }
+  Object.assign(spooled, { width, height });
+  const output = REENCODABLE[spooled.kind.format as keyof typeof REENCODABLE];
+  if (metadata.exif && output) {
+    const stripped = `${spooled.path}.stripped`;
+    // rotate() applies the EXIF orientation first, so the picture stays upright without it.
+    const info = await sharp(spooled.path).rotate().keepIccProfile().toFormat(output, { quality: 95 }).toFile(stripped);
+    await rename(stripped, spooled.path);
+    spooled.bytes = info.size;
+  }
+}
+
 /** Passes bytes through, deciding the file's kind from its first bytes and stopping it at its kind's limit. */
 class Inspector extends Transform {
   bytes = 0;
+  private readonly hash = createHash('sha256');
   private head = Buffer.alloc(0);
   private detected: MediaKind | undefined;
   private readonly field: string;
@@ -176,7 +213,12 @@ class Inspector extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
     done(this.check(chunk), chunk);
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
   }
 
   /** Null while the file is fine so far; the error that stops it otherwise. */

@@ -71,6 +71,18 @@ export class JobsRepository {
       .executeTakeFirst();
   }
 
+  /** A user's jobs of a kind that are accepted but not yet ended. */
+  async countUnfinished(ownerId: string, kind: string): Promise<number> {
+    const { count } = await this.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('ownerId', '=', ownerId)
+      .where('kind', '=', kind)
+      .where('status', 'in', ['queued', 'active'])
+      .executeTakeFirstOrThrow();
+    return Number(count);
+  }
+
   async findInput(jobId: string, name: string): Promise<JobInput | undefined> {
     return this.db
       .selectFrom('job_inputs')

@@ -44,7 +44,7 @@ export interface BlogsRouteOptions {
   submissions: Submissions;
   intake: MediaIntake;
   blogs: BlogsRepository;
-  limits: Pick<FormLimits, 'maxImageBytes' | 'maxVideoBytes'>;
+  limits: Pick<FormLimits, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
 }
 
 /** POST /api/blogs (a submission, answered 202) and the blog reads, for their author. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { JobInput } from '@mediaflow/db';
+import type { JobInput, JobsRepository } from '@mediaflow/db';
 import { inspectImage } from '@mediaflow/providers';
 import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
 import { Type } from 'typebox';
@@ -28,7 +28,11 @@ const GenerateImageBody = Type.Object(
 
 export interface GenerateImageRouteOptions {
   submissions: Submissions;
+  jobs: JobsRepository;
   maxImageBytes: number;
+  maxImagePixels: number;
+  /** Generations one user may have queued or running at once. */
+  maxInFlight: number;
 }
 
 /** POST /api/ai-agent/generate-image: accepts a prompt (and a reference image) and answers 202 with a job id. */
@@ -46,9 +50,10 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
         summary: 'Generate an image from a prompt',
         consumes: ['multipart/form-data', 'application/json'],
         body: GenerateImageBody,
-        response: { 202: JobAccepted, ...errorResponses(400, 401, 413, 415, 503) },
+        response: { 202: JobAccepted, ...errorResponses(400, 401, 413, 415, 422, 429, 503) },
       },
       config: {
+        rateLimit: 'generate',
         multipartOptions: { limits: { files: 1, fileSize: options.maxImageBytes, fields: 5, fieldSize: 64 * 1024 } },
       },
     },
@@ -68,12 +73,30 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
         if (!image) {
           throw new HttpError(415, 'unsupported_media_type', 'referenceImage must be a JPEG, PNG or WebP image');
         }
+        if (image.width * image.height > options.maxImagePixels) {
+          throw new HttpError(
+            413,
+            'payload_too_large',
+            `referenceImage is over ${options.maxImagePixels} pixels; send a smaller one`,
+          );
+        }
         inputs.push({
           name: REFERENCE_IMAGE_INPUT,
           contentType: `image/${image.format}`,
           sha256: createHash('sha256').update(referenceImage).digest('hex'),
           data: referenceImage,
         });
+      }
+      const inFlight = await options.jobs.countUnfinished(request.userId, 'generate-image');
+      if (inFlight >= options.maxInFlight) {
+        throw new HttpError(
+          429,
+          'rate_limited',
+          `you have ${inFlight} generations queued or running; wait for one to finish`,
+          {
+            retryAfterS: 5,
+          },
+        );
       }
       const accepted = await options.submissions.submit(
         'generate-image',

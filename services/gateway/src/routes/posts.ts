@@ -69,7 +69,7 @@ export interface PostsRouteOptions {
   intake: MediaIntake;
   brands: BrandsRepository;
   posts: PostsRepository;
-  limits: Pick<FormLimits, 'maxImageBytes' | 'maxVideoBytes'>;
+  limits: Pick<FormLimits, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
 }
 
 /** POST /api/posts (a submission, answered 202) and the post reads, for members of the post's brand. */

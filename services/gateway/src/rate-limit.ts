@@ -1,0 +1,43 @@
+import type { Redis } from '@mediaflow/queue';
+import type { FastifyRequest } from 'fastify';
+import { HttpError } from './errors.ts';
+
+/** Generation is expensive, so its budget is much tighter than writes', and writes' than reads'. */
+export type RateClass = 'generate' | 'write' | 'read';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The rate limit class of a route; by default GET is `read` and everything else `write`. */
+    rateLimit?: RateClass;
+  }
+}
+
+const WINDOW_MS = 60_000;
+
+/**
+ * Per-user fixed-window limits kept in Redis, so they hold across gateway replicas. Over the limit:
+ * 429 with Retry-After. If Redis cannot be asked, the request goes through: the limiter protects
+ * capacity, and a request that needs Redis will fail on its own.
+ */
+export function createRateLimitHook(options: { redis: Redis; prefix: string; limits: Record<RateClass, number> }) {
+  return async function rateLimit(request: FastifyRequest): Promise<void> {
+    const rateClass = request.routeOptions.config.rateLimit ?? (request.method === 'GET' ? 'read' : 'write');
+    const now = Date.now();
+    const window = Math.floor(now / WINDOW_MS);
+    const key = `${options.prefix}:ratelimit:${rateClass}:${request.userId}:${window}`;
+    let count: number;
+    try {
+      const results = await options.redis.multi().incr(key).pexpire(key, WINDOW_MS).exec();
+      count = Number(results?.[0]?.[1] ?? 0);
+    } catch (error) {
+      request.log.warn({ err: error }, 'rate limiter could not reach Redis; letting the request through');
+      return;
+    }
+    const limit = options.limits[rateClass];
+    if (count > limit) {
+      throw new HttpError(429, 'rate_limited', `over ${limit} ${rateClass} requests a minute; slow down`, {
+        retryAfterS: Math.ceil(((window + 1) * WINDOW_MS - now) / 1000),
+      });
+    }
+  };
+}
