@@ -3,6 +3,7 @@ import type { Logger } from '@mediaflow/logger';
 import { GeminiImageGenerator } from './generators/gemini.ts';
 import type { ImageGenerator } from './generators/image-generator.ts';
 import { LocalImageGenerator } from './generators/local.ts';
+import { CircuitBreakerStore } from './stores/circuit-breaker.ts';
 import { CloudinaryStore } from './stores/cloudinary.ts';
 import { FallbackStore } from './stores/fallback.ts';
 import { ImageKitStore } from './stores/imagekit.ts';
@@ -12,6 +13,8 @@ import { RetryingStore } from './stores/retrying.ts';
 
 /** Cloudinary never retries by itself: three tries with backoff before falling back to ImageKit. */
 const CLOUDINARY_RETRIES = { attempts: 3, baseDelayMs: 500 };
+/** After five failed calls in a row, Cloudinary is skipped for 30 s, then probed again. */
+const CLOUDINARY_CIRCUIT = { failureThreshold: 5, openMs: 30_000 };
 
 /** Gemini when GEMINI_API_KEY is set, the local stand-in otherwise. */
 export function buildImageGenerator(config: Config): ImageGenerator {
@@ -26,7 +29,9 @@ export function buildMediaStore(config: Config, logger: Logger): MediaStore {
   const stores: MediaStore[] = [];
   if (config.cloudinary) {
     const cloudinary = new CloudinaryStore({ ...config.cloudinary, timeoutMs: config.uploadTimeoutMs });
-    stores.push(new RetryingStore(cloudinary, CLOUDINARY_RETRIES, logger));
+    const retrying = new RetryingStore(cloudinary, CLOUDINARY_RETRIES, logger);
+    // The breaker matters only with somewhere else to go.
+    stores.push(config.imagekit ? new CircuitBreakerStore(retrying, CLOUDINARY_CIRCUIT, logger) : retrying);
   }
   if (config.imagekit) {
     stores.push(

@@ -7,6 +7,7 @@ export { LocalImageGenerator } from './generators/local.ts';
 export { ASPECT_RATIOS, type AspectRatio, nearestAspectRatio } from './images/aspect-ratio.ts';
 export { type ImageFormat, inspectImage, type JpegImage, sniffImageFormat, toJpegAtRatio } from './images/jpeg.ts';
 export { type MediaKind, SNIFF_BYTES, sniffMediaKind } from './images/media-kind.ts';
+export { CircuitBreakerStore } from './stores/circuit-breaker.ts';
 export { CloudinaryStore } from './stores/cloudinary.ts';
 export { FallbackStore } from './stores/fallback.ts';
 export { ImageKitStore } from './stores/imagekit.ts';
