@@ -37,6 +37,10 @@ export interface Config {
   uploadTimeoutMs: number;
   mediaDir: string;
   tempAssetTtlMs: number;
+  /** How often the reconciler looks for accepted jobs that Redis lost (run by the storage worker). */
+  reconcileIntervalMs: number;
+  /** How often expired temporary assets are deleted from their store (run by the storage worker). */
+  cleanupIntervalMs: number;
   maxImageBytes: number;
   /** Images larger than this many pixels are refused (decompression bombs). */
   maxImagePixels: number;
@@ -173,6 +177,8 @@ export function loadConfig(env: Env = process.env): Config {
     uploadTimeoutMs: int('UPLOAD_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     mediaDir: path.resolve(read('MEDIA_DIR') ?? 'data/media'),
     tempAssetTtlMs: duration('TEMP_ASSET_TTL', read('TEMP_ASSET_TTL'), 24 * 3_600_000, problems),
+    reconcileIntervalMs: duration('RECONCILE_INTERVAL', read('RECONCILE_INTERVAL'), 30_000, problems),
+    cleanupIntervalMs: duration('CLEANUP_INTERVAL', read('CLEANUP_INTERVAL'), 10 * 60_000, problems),
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxImagePixels: int('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     maxVideoBytes: int('MAX_VIDEO_BYTES', 500 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),

@@ -16,3 +16,22 @@ export function createDb(databaseUrl: string, options: { maxConnections?: number
 export async function pingDatabase(db: Db): Promise<void> {
   await sql`select 1`.execute(db);
 }
+
+/**
+ * Runs `task` only if no other process is running the task of this name (a PostgreSQL advisory lock
+ * held on one connection for the task's length); answers whether it ran.
+ */
+export async function runExclusive(db: Db, name: string, task: () => Promise<void>): Promise<boolean> {
+  return db.connection().execute(async (connection) => {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(hashtext(${name})) as locked`.execute(
+      connection,
+    );
+    if (!rows[0]?.locked) return false;
+    try {
+      await task();
+      return true;
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext(${name}))`.execute(connection);
+    }
+  });
+}

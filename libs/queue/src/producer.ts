@@ -51,11 +51,27 @@ export class JobProducer {
     });
   }
 
-  private options(request: JobRequest): JobsOptions {
+  /** Whether BullMQ still holds the job, in any state. */
+  async has(request: JobRequest): Promise<boolean> {
+    return (await this.queue(JOB_QUEUES[request.name]).getJob(this.bullmqId(request))) !== undefined;
+  }
+
+  /** Removes these jobs' BullMQ entries (a chain's last job takes its children with it). */
+  async remove(requests: JobRequest[]): Promise<void> {
+    for (const request of [...requests].reverse()) {
+      await this.queue(JOB_QUEUES[request.name]).remove(this.bullmqId(request));
+    }
+  }
+
+  /** One BullMQ job per PostgreSQL job (or step of one): adding it again is a no-op. */
+  private bullmqId(request: JobRequest): string {
     const { jobId, step } = request.payload as JobRefPayload;
+    return step === undefined ? jobId : `${jobId}-${step}`;
+  }
+
+  private options(request: JobRequest): JobsOptions {
     return {
-      // One BullMQ job per PostgreSQL job (or step of one): adding it again is a no-op.
-      jobId: step === undefined ? jobId : `${jobId}-${step}`,
+      jobId: this.bullmqId(request),
       attempts: this.retry.attempts,
       backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: 0.5 },
       removeOnComplete: { age: KEEP_COMPLETED_S },

@@ -31,6 +31,9 @@ export interface Stack {
   redis: TestRedis;
   mediaDir: string;
   producer: JobProducer;
+  /** Stops the workers taking new jobs (what is running finishes), and starts them again. */
+  pauseWorkers(): Promise<void>;
+  resumeWorkers(): void;
   /** Jobs in BullMQ for a queue, whatever their state. */
   queuedJobs(queue: QueueName): Promise<number>;
   /** fetch() against the gateway, with a bearer token for `user` unless `token` says otherwise. */
@@ -166,6 +169,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     redis,
     mediaDir,
     producer,
+    pauseWorkers: async () => {
+      await Promise.all(workers.map((worker) => worker.pause()));
+    },
+    resumeWorkers: () => {
+      for (const worker of workers) worker.resume();
+    },
     queuedJobs: async (queue) => {
       const counts = await producer.queue(queue).getJobCounts();
       return Object.values(counts).reduce((sum, n) => sum + n, 0);

@@ -20,6 +20,7 @@ import { errorHandler, notFoundHandler } from './errors.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { createRateLimitHook } from './rate-limit.ts';
+import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
 import { brandsRoutes } from './routes/brands.ts';
 import { generateImageRoute } from './routes/generate-image.ts';
@@ -111,6 +112,7 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
       });
       await api.register(jobsRoute, { jobs });
       await api.register(brandsRoutes, { brands });
+      await api.register(adminRoutes, { jobs, producer: deps.producer });
       // Submissions stream their files to disk as they arrive (uploads.ts), so multipart here is plain.
       await api.register(async (submissionsApi) => {
         await submissionsApi.register(fastifyMultipart);

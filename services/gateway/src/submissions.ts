@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
-import type { JobName, JobPayload, JobProducer, JobRequest } from '@mediaflow/queue';
+import {
+  enqueuePlan,
+  type JobName,
+  type JobPayload,
+  type JobPlan,
+  type JobProducer,
+  type JobRequest,
+} from '@mediaflow/queue';
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError } from './errors.ts';
 
@@ -11,8 +19,9 @@ export interface Accepted {
 }
 
 /**
- * Accepts a job: its row (and input files) in PostgreSQL first, then the queue entry. If the queue
- * cannot take it, the row goes too and the client hears 503, so nothing is left half-written.
+ * Accepts work: the job row — with its whole plan, its input files and its steps — in PostgreSQL first,
+ * then the queue entries. If the queue cannot take them, the row goes too and the client hears 503, so
+ * nothing is left half-written. The plan in the row lets the work be queued again if Redis loses it.
  */
 export class Submissions {
   private readonly jobs: JobsRepository;
@@ -25,55 +34,55 @@ export class Submissions {
     this.logger = deps.logger;
   }
 
-  async submit<N extends JobName>(
+  /** One job. */
+  submit<N extends JobName>(
     name: N,
     ownerId: string,
     payload: Omit<JobPayload<N>, 'jobId'>,
     inputs: JobInput[] = [],
   ): Promise<Accepted> {
-    const jobId = await this.jobs.create({ kind: name, ownerId, payload }, inputs);
-    try {
-      await this.producer.add({ name, payload: { ...payload, jobId } } as JobRequest);
-    } catch (error) {
-      this.logger.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
-      await this.jobs.delete(jobId);
-      throw new HttpError(
-        503,
-        'service_unavailable',
-        'the job queue is unavailable; nothing was saved, try again shortly',
-      );
-    }
-    return { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+    const jobId = randomUUID();
+    const last = { name, payload: { ...payload, jobId } } as JobRequest;
+    return this.accept({ jobId, kind: name, ownerId, plan: { last }, inputs, steps: [] });
   }
 
-  /**
-   * Accepts a chain (a submission): the job row with one step row per job, then a BullMQ flow in which
-   * `last` waits for every one of `first`. `build` makes the jobs once the job id exists.
-   */
-  async submitChain(input: {
+  /** A chain (a submission): `last` runs once every one of `first` has completed; one step row each. */
+  submitChain(input: {
     kind: string;
     ownerId: string;
     summary: unknown;
     steps: NewJobStep[];
     build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
   }): Promise<Accepted> {
-    const jobId = await this.jobs.create(
-      { kind: input.kind, ownerId: input.ownerId, payload: input.summary },
-      [],
-      input.steps,
+    const jobId = randomUUID();
+    const plan: JobPlan = { ...input.build(jobId), summary: input.summary };
+    return this.accept({ jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps: input.steps });
+  }
+
+  private async accept(job: {
+    jobId: string;
+    kind: string;
+    ownerId: string;
+    plan: JobPlan;
+    inputs: JobInput[];
+    steps: NewJobStep[];
+  }): Promise<Accepted> {
+    await this.jobs.create(
+      { id: job.jobId, kind: job.kind, ownerId: job.ownerId, payload: job.plan },
+      job.inputs,
+      job.steps,
     );
-    const { first, last } = input.build(jobId);
     try {
-      await this.producer.addChain(first, last);
+      await enqueuePlan(this.producer, job.plan);
     } catch (error) {
-      this.logger.error({ err: error, jobId }, 'could not queue an accepted submission; rolling it back');
-      await this.jobs.delete(jobId);
+      this.logger.error({ err: error, jobId: job.jobId }, 'could not queue an accepted job; rolling it back');
+      await this.jobs.delete(job.jobId);
       throw new HttpError(
         503,
         'service_unavailable',
         'the job queue is unavailable; nothing was saved, try again shortly',
       );
     }
-    return { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+    return { jobId: job.jobId, status: 'queued', statusUrl: `/api/jobs/${job.jobId}` };
   }
 }

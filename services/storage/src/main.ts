@@ -2,8 +2,8 @@ import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore } from '@mediaflow/providers';
-import { closeOnSignal, createRedis } from '@mediaflow/queue';
-import { startStorageWorker } from './worker.ts';
+import { closeOnSignal, createRedis, JobProducer } from '@mediaflow/queue';
+import { startMaintenance, startStorageWorker } from './worker.ts';
 
 /** In-flight promotions get this long to finish after SIGTERM (a large video can take a while). */
 const SHUTDOWN_DEADLINE_MS = 120_000;
@@ -20,13 +20,19 @@ logger.info(
 );
 const worker = startStorageWorker({ config, db, connection, store, logger });
 worker.on('error', (err) => logger.error({ err }, 'worker error'));
+const producerConnection = createRedis(config.redisUrl, 'producer');
+const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix, retry: config.jobs });
+const stopTasks = startMaintenance({ config, db, store, producer, logger });
 
 closeOnSignal({
   logger,
   what: 'storage worker',
   deadlineMs: SHUTDOWN_DEADLINE_MS,
   close: async () => {
+    await stopTasks();
     await worker.close();
+    await producer.close();
+    producerConnection.disconnect();
     connection.disconnect();
     await db.destroy();
   },

@@ -2,8 +2,9 @@ import type { Config } from '@mediaflow/config';
 import { type Db, GeneratedAssetsRepository, JobsRepository } from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
 import type { MediaStore } from '@mediaflow/providers';
-import { type Redis, startWorker, type Worker } from '@mediaflow/queue';
+import { type JobProducer, type Redis, startWorker, type Worker } from '@mediaflow/queue';
 import { handlers } from './handlers.ts';
+import { cleanUpExpiredAssets, reconcile, startPeriodicTasks } from './maintenance.ts';
 
 /** The storage worker, wired to its clients; main.ts and the tests both build it here. */
 export function startStorageWorker(options: {
@@ -23,4 +24,30 @@ export function startStorageWorker(options: {
     recorder: new JobsRepository(options.db),
     logger: options.logger,
   });
+}
+
+/** The storage worker's periodic duties: the reconciler and the cleanup of expired temporary assets. */
+export function startMaintenance(options: {
+  config: Pick<Config, 'reconcileIntervalMs' | 'cleanupIntervalMs'>;
+  db: Db;
+  store: MediaStore;
+  producer: JobProducer;
+  logger: Logger;
+}): () => Promise<void> {
+  const jobs = new JobsRepository(options.db);
+  const assets = new GeneratedAssetsRepository(options.db);
+  const { reconcileIntervalMs, cleanupIntervalMs } = options.config;
+  return startPeriodicTasks(options.db, options.logger, [
+    {
+      name: 'reconcile',
+      everyMs: reconcileIntervalMs,
+      // Twice the interval: a job queued a moment ago is not mistaken for a lost one.
+      run: () => reconcile({ jobs, producer: options.producer, logger: options.logger }, 2 * reconcileIntervalMs),
+    },
+    {
+      name: 'cleanup-expired-assets',
+      everyMs: cleanupIntervalMs,
+      run: () => cleanUpExpiredAssets({ assets, store: options.store }),
+    },
+  ]);
 }

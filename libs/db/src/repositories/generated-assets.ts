@@ -16,13 +16,43 @@ export class GeneratedAssetsRepository {
   }
 
   async findForOwner(id: string, ownerId: string): Promise<GeneratedAssetRow | undefined> {
+    return (
+      this.db
+        .selectFrom('generated_assets')
+        .selectAll()
+        .where('id', '=', id)
+        .where('ownerId', '=', ownerId)
+        .where('deletedAt', 'is', null)
+        // An expired temporary asset is about to be cleaned up: it can no longer be used.
+        .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', new Date())]))
+        .executeTakeFirst()
+    );
+  }
+
+  /** Temporary assets past their expiry that are still in their store. */
+  async findExpired(now: Date, limit: number): Promise<GeneratedAssetRow[]> {
     return this.db
       .selectFrom('generated_assets')
       .selectAll()
-      .where('id', '=', id)
-      .where('ownerId', '=', ownerId)
+      .where('temporary', '=', true)
       .where('deletedAt', 'is', null)
+      .where('expiresAt', '<', now)
+      .orderBy('expiresAt')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Marks a temporary asset deleted; a promoted one (promotion won the race) is left alone. */
+  async markDeleted(id: string): Promise<boolean> {
+    const now = new Date();
+    const row = await this.db
+      .updateTable('generated_assets')
+      .set({ deletedAt: now, updatedAt: now })
+      .where('id', '=', id)
+      .where('temporary', '=', true)
+      .returning('id')
       .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** The asset now lives at `location` for good: no longer temporary, never cleaned up. */

@@ -31,14 +31,19 @@ export class JobsRepository {
   }
 
   async create(
-    job: { kind: string; ownerId: string; payload: unknown },
+    job: { id?: string; kind: string; ownerId: string; payload: unknown },
     inputs: JobInput[] = [],
     steps: NewJobStep[] = [],
   ): Promise<string> {
     return this.db.transaction().execute(async (trx) => {
       const { id } = await trx
         .insertInto('jobs')
-        .values({ kind: job.kind, ownerId: job.ownerId, payload: JSON.stringify(job.payload) })
+        .values({
+          ...(job.id ? { id: job.id } : {}),
+          kind: job.kind,
+          ownerId: job.ownerId,
+          payload: JSON.stringify(job.payload),
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       if (inputs.length > 0) {
@@ -60,6 +65,40 @@ export class JobsRepository {
   /** Undoes `create` when the job could not be queued: the client is told so and nothing stays half-written. */
   async delete(id: string): Promise<void> {
     await this.db.deleteFrom('jobs').where('id', '=', id).execute();
+  }
+
+  async findById(id: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Accepted jobs not yet ended and not touched since `before`: candidates for the reconciler. */
+  async findUnfinishedBefore(before: Date, limit: number): Promise<JobRow[]> {
+    return this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', 'in', ['queued', 'active'])
+      .where('updatedAt', '<', before)
+      .orderBy('createdAt')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Back to queued for another run: the job, and every step that has not completed. */
+  async resetForRetry(id: string): Promise<void> {
+    const now = new Date();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'queued', error: null, finishedAt: null, updatedAt: now })
+        .where('id', '=', id)
+        .execute();
+      await trx
+        .updateTable('job_steps')
+        .set({ state: 'queued', error: null, updatedAt: now })
+        .where('jobId', '=', id)
+        .where('state', '!=', 'completed')
+        .execute();
+    });
   }
 
   async findForOwner(id: string, ownerId: string): Promise<JobRow | undefined> {

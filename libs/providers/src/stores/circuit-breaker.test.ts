@@ -4,8 +4,21 @@ import { ProviderError } from '../errors.ts';
 import { CircuitBreakerStore } from './circuit-breaker.ts';
 import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
 
-const request: UploadRequest = { source: Buffer.from('x'), folder: 'uploads', publicId: 'x', format: 'jpg', resourceType: 'image' };
-const stored: StoredMedia = { provider: 'cloudinary', providerId: 'x', url: 'https://c.example/x.jpg', bytes: 1, resourceType: 'image', format: 'jpg' };
+const request: UploadRequest = {
+  source: Buffer.from('x'),
+  folder: 'uploads',
+  publicId: 'x',
+  format: 'jpg',
+  resourceType: 'image',
+};
+const stored: StoredMedia = {
+  provider: 'cloudinary',
+  providerId: 'x',
+  url: 'https://c.example/x.jpg',
+  bytes: 1,
+  resourceType: 'image',
+  format: 'jpg',
+};
 
 function flakyStore(): MediaStore & { healthy: boolean; calls: number } {
   const store: MediaStore & { healthy: boolean; calls: number } = {
@@ -14,7 +27,13 @@ function flakyStore(): MediaStore & { healthy: boolean; calls: number } {
     calls: 0,
     async upload(): Promise<StoredMedia> {
       store.calls++;
-      if (!store.healthy) throw new ProviderError({ provider: 'Cloudinary', code: 'provider_unavailable', retryable: true, message: '503' });
+      if (!store.healthy)
+        throw new ProviderError({
+          provider: 'Cloudinary',
+          code: 'provider_unavailable',
+          retryable: true,
+          message: '503',
+        });
       return stored;
     },
     promote: (): Promise<StoredMedia> => store.upload(request),
@@ -50,7 +69,12 @@ describe('CircuitBreakerStore', () => {
     const inner = {
       ...flakyStore(),
       upload: async (): Promise<StoredMedia> => {
-        throw new ProviderError({ provider: 'Cloudinary', code: 'provider_rejected', retryable: false, message: '400' });
+        throw new ProviderError({
+          provider: 'Cloudinary',
+          code: 'provider_rejected',
+          retryable: false,
+          message: '400',
+        });
       },
     };
     const breaker = new CircuitBreakerStore(inner, { failureThreshold: 2, openMs: 1000, now: () => 0 }, silentLogger);

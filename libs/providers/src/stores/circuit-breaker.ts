@@ -67,7 +67,10 @@ export class CircuitBreakerStore implements MediaStore {
         this.failures++;
         if (this.failures >= this.options.failureThreshold) {
           this.openUntil = this.now() + this.options.openMs;
-          this.logger.warn({ store: this.name, failures: this.failures, openMs: this.options.openMs }, 'circuit opened');
+          this.logger.warn(
+            { store: this.name, failures: this.failures, openMs: this.options.openMs },
+            'circuit opened',
+          );
         }
       }
       throw error;

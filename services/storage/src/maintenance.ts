@@ -1,0 +1,77 @@
+import { type Db, type GeneratedAssetsRepository, type JobsRepository, runExclusive } from '@mediaflow/db';
+import type { Logger } from '@mediaflow/logger';
+import type { MediaStore, StoredMedia } from '@mediaflow/providers';
+import { type JobPlan, type JobProducer, requeue } from '@mediaflow/queue';
+
+const BATCH = 100;
+
+/**
+ * Finds accepted jobs that are not finished and that BullMQ no longer holds (Redis restarted without
+ * persistence, was flushed, or evicted them) and queues them again from their plan in PostgreSQL.
+ * A job is left alone for `graceMs` after it last moved, so one being queued right now is not touched.
+ */
+export async function reconcile(
+  deps: { jobs: JobsRepository; producer: JobProducer; logger: Logger },
+  graceMs: number,
+): Promise<number> {
+  let requeued = 0;
+  for (const job of await deps.jobs.findUnfinishedBefore(new Date(Date.now() - graceMs), BATCH)) {
+    const plan = job.payload as JobPlan;
+    if (await deps.producer.has(plan.last)) continue;
+    deps.logger.warn({ jobId: job.id, kind: job.kind }, 'accepted job missing from its queue; queueing it again');
+    await requeue(deps, job.id, plan);
+    requeued++;
+  }
+  return requeued;
+}
+
+/** Deletes generated images nobody promoted within TEMP_ASSET_TTL from their store, and marks them deleted. */
+export async function cleanUpExpiredAssets(deps: {
+  assets: GeneratedAssetsRepository;
+  store: MediaStore;
+}): Promise<number> {
+  let deleted = 0;
+  for (const asset of await deps.assets.findExpired(new Date(), BATCH)) {
+    const media: StoredMedia = {
+      provider: asset.provider as StoredMedia['provider'],
+      providerId: asset.providerId,
+      url: asset.url,
+      bytes: asset.bytes,
+      resourceType: 'image',
+      format: asset.format,
+    };
+    await deps.store.delete(media);
+    if (await deps.assets.markDeleted(asset.id)) deleted++;
+  }
+  return deleted;
+}
+
+export interface PeriodicTask {
+  name: string;
+  everyMs: number;
+  run: () => Promise<number>;
+}
+
+/**
+ * Runs each task every `everyMs`, on one replica at a time (a PostgreSQL advisory lock). The timers live
+ * in the process, not in Redis, so they survive Redis losing its data. Returns a stop function.
+ */
+export function startPeriodicTasks(db: Db, logger: Logger, tasks: PeriodicTask[]): () => Promise<void> {
+  const running = new Set<Promise<unknown>>();
+  const timers = tasks.map((task) =>
+    setInterval(() => {
+      const run = runExclusive(db, `mediaflow:${task.name}`, async () => {
+        const count = await task.run();
+        if (count > 0) logger.info({ task: task.name, count }, `${task.name} done`);
+      })
+        // A background loop: a failed round is logged and the next round tries again.
+        .catch((err: unknown) => logger.error({ err, task: task.name }, `${task.name} failed; next round retries`))
+        .finally(() => running.delete(run));
+      running.add(run);
+    }, task.everyMs),
+  );
+  return async () => {
+    for (const timer of timers) clearInterval(timer);
+    await Promise.all(running);
+  };
+}
