@@ -45,7 +45,9 @@ export interface Config {
   /** Images larger than this many pixels are refused (decompression bombs). */
   maxImagePixels: number;
   maxVideoBytes: number;
-  jobs: { attempts: number; backoffMs: number };
+  /** Tries per job, the first retry's delay, and how long a worker's hold on a job lasts without renewal
+   *  (a worker that dies mid-job loses it after this and another worker runs the job again). */
+  jobs: { attempts: number; backoffMs: number; lockMs: number };
   generatorConcurrency: number;
   storageConcurrency: number;
   persistenceConcurrency: number;
@@ -185,6 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
     jobs: {
       attempts: int('JOB_ATTEMPTS', 5, 1, 100),
       backoffMs: int('JOB_BACKOFF_MS', 2_000, 1, 3_600_000),
+      lockMs: int('JOB_LOCK_MS', 30_000, 500, 3_600_000),
     },
     generatorConcurrency: int('GENERATOR_CONCURRENCY', 2, 1, 100),
     storageConcurrency: int('STORAGE_CONCURRENCY', 4, 1, 100),

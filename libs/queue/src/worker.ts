@@ -12,7 +12,8 @@ export type HandlerMap<Q extends QueueName, Deps> = {
 
 /** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
 export interface JobStateRecorder {
-  markActive(ref: JobRef): Promise<void>;
+  /** False when there is nothing to run: no such job, or it has already ended. */
+  markActive(ref: JobRef): Promise<boolean>;
   markCompleted(ref: JobRef, result: unknown): Promise<void>;
   markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
   markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
@@ -25,6 +26,8 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
   connection: Redis;
   prefix: string;
   concurrency: number;
+  /** How long a hold on a job lasts without renewal; a crashed worker's jobs run again after it. */
+  lockMs: number;
   recorder: JobStateRecorder;
   logger: Logger;
 }
@@ -43,7 +46,10 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
     const attempt = job.attemptsMade + 1;
     const log = logger.child({ ...ref, job: job.name, attempt });
-    await recorder.markActive(ref);
+    if (!(await recorder.markActive(ref))) {
+      // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has ended: no work to do.
+      throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
+    }
     log.info('job started');
     try {
       const result = await handler(job.data, deps);
@@ -66,9 +72,16 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       throw error;
     }
   };
-  return new Worker(options.queue, run, {
+  const worker = new Worker(options.queue, run, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
+    // A job whose worker died twice is still given a third run before it counts as failed.
+    maxStalledCount: 2,
   });
+  // Connection trouble and the like: BullMQ reconnects by itself, so it is reported, not fatal.
+  worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));
+  return worker;
 }

@@ -13,8 +13,7 @@ export interface TestRedis {
   cleanup(): Promise<void>;
 }
 
-export function createTestRedis(): TestRedis {
-  const url = inject('redisUrl');
+export function createTestRedis(url: string = inject('redisUrl')): TestRedis {
   const prefix = `${inject('runId')}-${randomBytes(4).toString('hex')}`;
   const producer = createRedis(url, 'producer');
   const worker = createRedis(url, 'worker');

@@ -22,6 +22,10 @@ export interface StackOptions {
   imagekit?: FakeImageKit;
   /** More environment variables, as a deployment would set them. */
   env?: Record<string, string>;
+  /** Another Redis than the suite's, e.g. one a test stops and starts. */
+  redisUrl?: string;
+  /** Run the workers in this process (the default); off when a test runs them as processes. */
+  inProcessWorkers?: boolean;
 }
 
 export interface Stack {
@@ -40,6 +44,8 @@ export interface Stack {
   request(method: string, route: string, options?: RequestOptions): Promise<Response>;
   /** Polls GET /api/jobs/:id until the job completes or fails. */
   waitForJob(jobId: string, user: string, timeoutMs?: number): Promise<JobStatus>;
+  /** The environment the stack was configured with, for worker processes a test starts itself. */
+  env: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -83,7 +89,7 @@ async function freePort(): Promise<number> {
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
-  const redis = createTestRedis();
+  const redis = createTestRedis(options.redisUrl);
   const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-media-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
@@ -130,24 +136,27 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   );
   await server.listen({ port, host: '127.0.0.1' });
 
-  const workers: Worker[] = [
-    startGeneratorWorker({
-      config,
-      db: database.db,
-      connection: redis.worker,
-      generator: buildImageGenerator(config),
-      store: buildMediaStore(config, logger),
-      logger,
-    }),
-    startStorageWorker({
-      config,
-      db: database.db,
-      connection: redis.worker,
-      store: buildMediaStore(config, logger),
-      logger,
-    }),
-    startPersistenceWorker({ config, db: database.db, connection: redis.worker, logger }),
-  ];
+  const workers: Worker[] =
+    options.inProcessWorkers === false
+      ? []
+      : [
+          startGeneratorWorker({
+            config,
+            db: database.db,
+            connection: redis.worker,
+            generator: buildImageGenerator(config),
+            store: buildMediaStore(config, logger),
+            logger,
+          }),
+          startStorageWorker({
+            config,
+            db: database.db,
+            connection: redis.worker,
+            store: buildMediaStore(config, logger),
+            logger,
+          }),
+          startPersistenceWorker({ config, db: database.db, connection: redis.worker, logger }),
+        ];
 
   const request = async (method: string, route: string, opts: RequestOptions = {}): Promise<Response> => {
     const token = opts.token === undefined ? await signToken(opts.user ?? 'user-1') : opts.token;
@@ -165,12 +174,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     baseUrl,
     config,
+    env: { ...env, PORT: String(port), PUBLIC_URL: baseUrl },
     database,
     redis,
     mediaDir,
     producer,
     pauseWorkers: async () => {
-      await Promise.all(workers.map((worker) => worker.pause()));
+      await Promise.all(workers.map((worker) => worker.pause(true)));
     },
     resumeWorkers: () => {
       for (const worker of workers) worker.resume();

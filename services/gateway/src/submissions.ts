@@ -11,6 +11,9 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError } from './errors.ts';
 
+/** Queueing waits this long for Redis before the client hears 503. */
+const ENQUEUE_TIMEOUT_MS = 5_000;
+
 /** What the client hears: 202 with these. */
 export interface Accepted {
   jobId: string;
@@ -73,7 +76,7 @@ export class Submissions {
       job.steps,
     );
     try {
-      await enqueuePlan(this.producer, job.plan);
+      await withTimeout(enqueuePlan(this.producer, job.plan), ENQUEUE_TIMEOUT_MS);
     } catch (error) {
       this.logger.error({ err: error, jobId: job.jobId }, 'could not queue an accepted job; rolling it back');
       await this.jobs.delete(job.jobId);
@@ -85,4 +88,12 @@ export class Submissions {
     }
     return { jobId: job.jobId, status: 'queued', statusUrl: `/api/jobs/${job.jobId}` };
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the queue within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -20,7 +20,6 @@ logger.info(
   `generator worker starting: ${config.gemini ? 'Gemini' : 'LOCAL generator (no GEMINI_API_KEY)'}, store ${store.name}`,
 );
 const worker = startGeneratorWorker({ config, db, connection, generator, store, logger });
-worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
 closeOnSignal({
   logger,

@@ -7,7 +7,7 @@ import { handlers } from './handlers.ts';
 
 /** The generation worker, wired to its clients; main.ts and the tests both build it here. */
 export function startGeneratorWorker(options: {
-  config: Pick<Config, 'queuePrefix' | 'generatorConcurrency' | 'tempAssetTtlMs'>;
+  config: Pick<Config, 'queuePrefix' | 'jobs' | 'generatorConcurrency' | 'tempAssetTtlMs'>;
   db: Db;
   connection: Redis;
   generator: ImageGenerator;
@@ -28,6 +28,7 @@ export function startGeneratorWorker(options: {
     connection: options.connection,
     prefix: options.config.queuePrefix,
     concurrency: options.config.generatorConcurrency,
+    lockMs: options.config.jobs.lockMs,
     recorder: jobs,
     logger: options.logger,
   });

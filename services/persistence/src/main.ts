@@ -14,7 +14,6 @@ const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker');
 logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker starting');
 const worker = startPersistenceWorker({ config, db, connection, logger });
-worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
 closeOnSignal({
   logger,

@@ -6,7 +6,7 @@ import { handlers } from './handlers.ts';
 
 /** The persistence worker, wired to its clients; main.ts and the tests both build it here. */
 export function startPersistenceWorker(options: {
-  config: Pick<Config, 'queuePrefix' | 'persistenceConcurrency'>;
+  config: Pick<Config, 'queuePrefix' | 'jobs' | 'persistenceConcurrency'>;
   db: Db;
   connection: Redis;
   logger: Logger;
@@ -19,6 +19,7 @@ export function startPersistenceWorker(options: {
     connection: options.connection,
     prefix: options.config.queuePrefix,
     concurrency: options.config.persistenceConcurrency,
+    lockMs: options.config.jobs.lockMs,
     recorder: jobs,
     logger: options.logger,
   });

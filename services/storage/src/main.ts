@@ -19,7 +19,6 @@ logger.info(
   `storage worker starting: store ${store.name}`,
 );
 const worker = startStorageWorker({ config, db, connection, store, logger });
-worker.on('error', (err) => logger.error({ err }, 'worker error'));
 const producerConnection = createRedis(config.redisUrl, 'producer');
 const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix, retry: config.jobs });
 const stopTasks = startMaintenance({ config, db, store, producer, logger });

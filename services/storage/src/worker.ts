@@ -8,7 +8,7 @@ import { cleanUpExpiredAssets, reconcile, startPeriodicTasks } from './maintenan
 
 /** The storage worker, wired to its clients; main.ts and the tests both build it here. */
 export function startStorageWorker(options: {
-  config: Pick<Config, 'queuePrefix' | 'storageConcurrency'>;
+  config: Pick<Config, 'queuePrefix' | 'jobs' | 'storageConcurrency'>;
   db: Db;
   connection: Redis;
   store: MediaStore;
@@ -21,6 +21,7 @@ export function startStorageWorker(options: {
     connection: options.connection,
     prefix: options.config.queuePrefix,
     concurrency: options.config.storageConcurrency,
+    lockMs: options.config.jobs.lockMs,
     recorder: new JobsRepository(options.db),
     logger: options.logger,
   });

@@ -146,14 +146,15 @@ export class JobsRepository {
     return new Map(rows.map((row) => [row.step, row.result]));
   }
 
-  async markActive(ref: JobRef): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx
+  /** False when the job has no row (it was withdrawn when queueing it failed) or has already ended. */
+  async markActive(ref: JobRef): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const updated = await trx
         .updateTable('jobs')
         .set((eb) => ({ status: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
         .where('id', '=', ref.jobId)
         .where('status', 'in', ['queued', 'active'])
-        .execute();
+        .executeTakeFirst();
       if (ref.step !== undefined) {
         await trx
           .updateTable('job_steps')
@@ -162,6 +163,7 @@ export class JobsRepository {
           .where('step', '=', ref.step)
           .execute();
       }
+      return updated.numUpdatedRows > 0n;
     });
   }
 

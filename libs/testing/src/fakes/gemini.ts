@@ -8,7 +8,9 @@ export type GeminiScript =
   | { kind: 'blocked' }
   | { kind: 'image'; width: number; height: number }
   | { kind: 'no-image' }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** Answers as usual, but only after `ms`: a slow model, for crash-mid-call tests. */
+  | { kind: 'slow'; ms: number };
 
 type Part = { text?: string; inlineData?: { mimeType: string; data: string }; thought?: boolean };
 
@@ -130,6 +132,7 @@ export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGem
 
     const next = queue.shift();
     if (next?.kind === 'hang') return;
+    if (next?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, next.ms));
     if (next?.kind === 'error') return sendError(res, next.status, next.message);
 
     const promptTokenCount = Math.ceil(request.text.length / 4) + (request.referenceImage ? 258 : 0);
