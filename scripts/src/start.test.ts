@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDatabase, createTestRedis, signToken, TEST_JWT_SECRET } from '@mediaflow/testing';
+import { createTestDatabase, createTestRedis, signToken, sparePort, TEST_JWT_SECRET } from '@mediaflow/testing';
 import { describe, expect, it } from 'vitest';
 
 const START = path.join(path.dirname(fileURLToPath(import.meta.url)), 'start.ts');
@@ -22,20 +21,12 @@ function run(env: Record<string, string>) {
   return { child, exited, output: () => output };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 describe('npm start', () => {
   it('runs the whole flow on the local stand-ins and exits 0 after SIGTERM', async () => {
     const database = await createTestDatabase();
     const redis = createTestRedis();
     const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-start-'));
-    const port = await freePort();
+    const port = await sparePort();
     const base = `http://127.0.0.1:${port}`;
     const launcher = run({
       PORT: String(port),

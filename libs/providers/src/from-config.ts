@@ -42,7 +42,12 @@ export function buildMediaStore(config: Config, logger: Logger): MediaStore {
       }),
     );
   }
-  if (usesLocalStore(config)) return new LocalDiskStore({ root: config.mediaDir, publicUrl: config.publicUrl });
+  if (usesLocalStore(config))
+    return new LocalDiskStore({
+      root: config.mediaDir,
+      publicUrl: config.publicUrl,
+      timeoutMs: config.uploadTimeoutMs,
+    });
   return stores.length === 1 && stores[0] ? stores[0] : new FallbackStore(stores, logger);
 }
 

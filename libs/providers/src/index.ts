@@ -15,6 +15,7 @@ export { LocalDiskStore } from './stores/local-disk.ts';
 export {
   FOLDERS,
   GENERATED_FOLDER,
+  generatedImageMedia,
   type MediaStore,
   type PermanentFolder,
   type PromoteRequest,

@@ -5,6 +5,7 @@ export {
   type CuttableProxy,
   type PrivateRedis,
   type ServiceProcess,
+  sparePort,
   spawnService,
   startPrivateRedis,
   startProxy,

@@ -108,7 +108,8 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   return redis;
 }
 
-async function sparePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export async function sparePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();

@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Config, loadConfig } from '@mediaflow/config';
@@ -12,6 +11,7 @@ import { JobProducer, type QueueName, type Worker } from '@mediaflow/queue';
 import { startStorageWorker } from '@mediaflow/storage';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import type { FakeCloudinary, FakeGemini, FakeImageKit } from './fakes/index.ts';
+import { sparePort } from './processes.ts';
 import { createTestRedis, type TestRedis } from './redis.ts';
 import { signToken, TEST_JWT_SECRET } from './tokens.ts';
 
@@ -75,14 +75,6 @@ export interface JobStatus {
   }>;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
 /**
  * The gateway (listening on a loopback port) and every worker, as their main.ts files wire them,
  * on this test file's own database and queue prefix, configured through environment variables.
@@ -118,7 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       : {}),
     ...options.env,
   };
-  const port = await freePort();
+  const port = await sparePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const config = loadConfig({ ...env, PORT: String(port), PUBLIC_URL: baseUrl });
   const logger = createLogger({ service: 'test', level: config.logLevel });
@@ -203,7 +195,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
     },
     stop: async () => {
-      await Promise.all(workers.map((worker) => worker.close()));
+      // Teardown: a job still running is abandoned, not waited for.
+      await Promise.all(workers.map((worker) => worker.close(true)));
       await server.close();
       await producer.close();
       await redis.cleanup();

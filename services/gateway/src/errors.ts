@@ -69,6 +69,9 @@ const KNOWN_ERRORS: Record<string, { status: number; message?: string }> = {
 };
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Refused before its body was read: close the connection after answering, or the unread rest of the
+  // body would be taken for the client's next request on it.
+  if (!request.raw.complete) reply.header('connection', 'close');
   if (error instanceof HttpError) {
     if (error.retryAfterS !== undefined) reply.header('retry-after', String(error.retryAfterS));
     return send(reply, error.statusCode, error.code, error.message);
@@ -91,6 +94,15 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     return send(reply, 400, 'invalid_input', `malformed request body: ${error.message}`);
   request.log.error({ err: error }, 'request failed');
   return send(reply, 500, 'internal', 'something went wrong on our side; try again, and report it if it persists');
+}
+
+/** Errors the router raises before any route runs: a URL it cannot decode, an over-long path parameter. */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  return send(reply, error.statusCode ?? 400, 'invalid_input', error.message);
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {

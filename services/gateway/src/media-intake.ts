@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { GeneratedAssetsRepository } from '@mediaflow/db';
-import { FOLDERS, type MediaStore, type StoredMedia } from '@mediaflow/providers';
+import { FOLDERS, generatedImageMedia, type MediaStore, type StoredMedia } from '@mediaflow/providers';
 import type { FastifyBaseLogger } from 'fastify';
 import { HttpError } from './errors.ts';
 import type { SpooledFile } from './uploads.ts';
@@ -33,16 +33,7 @@ export class MediaIntake {
       const asset = await this.assets.findForOwner(id, ownerId);
       if (!asset) throw new HttpError(404, 'not_found', `no generated asset ${id}`);
       found.set(id, {
-        source: {
-          provider: asset.provider as StoredMedia['provider'],
-          providerId: asset.providerId,
-          url: asset.url,
-          bytes: asset.bytes,
-          resourceType: 'image',
-          format: asset.format,
-          width: asset.width,
-          height: asset.height,
-        },
+        source: generatedImageMedia(asset),
         copy: asset.promotedAt !== null,
         assetId: asset.id,
         label: `generated asset ${asset.id}`,

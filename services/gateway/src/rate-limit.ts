@@ -13,6 +13,7 @@ declare module 'fastify' {
 }
 
 const WINDOW_MS = 60_000;
+const LIMIT_CHECK_TIMEOUT_MS = 1_000;
 
 /**
  * Per-user fixed-window limits kept in Redis, so they hold across gateway replicas. Over the limit:
@@ -27,7 +28,14 @@ export function createRateLimitHook(options: { redis: Redis; prefix: string; lim
     const key = `${options.prefix}:ratelimit:${rateClass}:${request.userId}:${window}`;
     let count: number;
     try {
-      const results = await options.redis.multi().incr(key).pexpire(key, WINDOW_MS).exec();
+      const counted = options.redis.multi().incr(key).pexpire(key, WINDOW_MS).exec();
+      // A Redis that is reconnecting can leave the call pending: wait briefly, then let the request go.
+      const results = await Promise.race([
+        counted,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('Redis did not answer in time')), LIMIT_CHECK_TIMEOUT_MS).unref(),
+        ),
+      ]);
       count = Number(results?.[0]?.[1] ?? 0);
     } catch (error) {
       request.log.warn({ err: error }, 'rate limiter could not reach Redis; letting the request through');

@@ -1,5 +1,5 @@
 import { ASPECT_RATIOS } from '@mediaflow/providers';
-import { Type } from 'typebox';
+import { type TStringOptions, Type } from 'typebox';
 
 export const AspectRatioSchema = Type.Union(
   ASPECT_RATIOS.map((ratio) => Type.Literal(ratio)),
@@ -50,3 +50,9 @@ export const JobStatusResponse = Type.Object({
     ),
   ),
 });
+
+/**
+ * Text a person typed, to be stored: any Unicode but NUL, which PostgreSQL cannot keep in a text column
+ * (refused here with 400 rather than failing later, in a worker).
+ */
+export const Text = (options: TStringOptions = {}) => Type.String({ ...options, pattern: '^[^\\u0000]*$' });

@@ -5,6 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import Fastify from 'fastify';
 import fp from 'fastify-plugin';
 import { type AppDeps, app } from './app.ts';
+import { frameworkErrorHandler } from './errors.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before the process gives up. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -14,8 +15,11 @@ export function buildServer(deps: AppDeps, logger: Logger) {
     loggerInstance: logger,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // Unknown fields are an error the client should hear about, not something to drop silently.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Unknown fields are an error the client should hear about, not something to drop silently, and a
+    // number is not a string: no type coercion (query numbers are parsed by the routes themselves).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+    // A URL the router cannot even read (bad percent-encoding, an over-long id) answers in the one error shape.
+    frameworkErrors: (error, request, reply) => frameworkErrorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // fp: the app's error and not-found handlers apply to the whole server.
   server.register(fp(app), deps);

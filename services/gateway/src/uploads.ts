@@ -136,7 +136,8 @@ async function spool(
   const kind = inspector.kind();
   const spooled: SpooledFile = {
     field,
-    clientName: clientName.slice(0, 200),
+    // Shown in job steps, so kept printable and short; it never names a stored file.
+    clientName: clientName.replace(/\p{Cc}/gu, '').slice(0, 200),
     path: file,
     kind,
     bytes: inspector.bytes,

@@ -118,5 +118,20 @@ describe('recovery: lost queues, expired assets, failed jobs', () => {
     expect(job).toMatchObject({ status: 'completed', attempts: 2 });
     expect(await count('generated_assets', 'jobId', jobId)).toBe(1);
     expect((await stack.request('POST', `/api/admin/jobs/${jobId}/retry`, { token: admin })).status).toBe(409);
+
+    // Every failed job of a queue at once.
+    gemini.script({ kind: 'error', status: 400 }, { kind: 'error', status: 400 });
+    const failed = await Promise.all(
+      ['one', 'two'].map(async (prompt) => {
+        const accepted = await stack.request('POST', '/api/ai-agent/generate-image', { json: { prompt } });
+        const id = ((await accepted.json()) as { jobId: string }).jobId;
+        expect((await stack.waitForJob(id, 'user-1')).status).toBe('failed');
+        return id;
+      }),
+    );
+    const all = await stack.request('POST', '/api/admin/jobs/retry?queue=generation', { token: admin });
+    expect(all.status).toBe(202);
+    expect(((await all.json()) as { retried: string[] }).retried.sort()).toEqual([...failed].sort());
+    for (const id of failed) expect((await stack.waitForJob(id, 'user-1')).status).toBe('completed');
   });
 });

@@ -1,6 +1,6 @@
 import { type Db, type GeneratedAssetsRepository, type JobsRepository, runExclusive } from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
-import type { MediaStore, StoredMedia } from '@mediaflow/providers';
+import { generatedImageMedia, type MediaStore } from '@mediaflow/providers';
 import { type JobPlan, type JobProducer, requeue } from '@mediaflow/queue';
 
 const BATCH = 100;
@@ -32,15 +32,7 @@ export async function cleanUpExpiredAssets(deps: {
 }): Promise<number> {
   let deleted = 0;
   for (const asset of await deps.assets.findExpired(new Date(), BATCH)) {
-    const media: StoredMedia = {
-      provider: asset.provider as StoredMedia['provider'],
-      providerId: asset.providerId,
-      url: asset.url,
-      bytes: asset.bytes,
-      resourceType: 'image',
-      format: asset.format,
-    };
-    await deps.store.delete(media);
+    await deps.store.delete(generatedImageMedia(asset));
     if (await deps.assets.markDeleted(asset.id)) deleted++;
   }
   return deleted;

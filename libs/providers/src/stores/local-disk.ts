@@ -20,10 +20,12 @@ export class LocalDiskStore implements MediaStore {
   readonly name = 'local';
   private readonly root: string;
   private readonly publicUrl: string;
+  private readonly timeoutMs: number;
 
-  constructor(options: { root: string; publicUrl: string }) {
+  constructor(options: { root: string; publicUrl: string; timeoutMs?: number }) {
     this.root = path.resolve(options.root);
     this.publicUrl = options.publicUrl;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
   }
 
   async upload(request: UploadRequest): Promise<StoredMedia> {
@@ -65,7 +67,7 @@ export class LocalDiskStore implements MediaStore {
   }
 
   private async download(url: string, target: string): Promise<void> {
-    const response = await fetch(url);
+    const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
     if (!response.ok || !response.body) {
       throw new ProviderError({
         provider: 'local store',

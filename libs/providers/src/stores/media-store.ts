@@ -78,3 +78,25 @@ export function dimensionsOf(source: StoredMedia): Pick<StoredMedia, 'width' | '
   const { width, height, duration } = source;
   return { width, height, duration };
 }
+
+/** A generated image's record as stored media, for promoting or deleting it. */
+export function generatedImageMedia(asset: {
+  provider: string;
+  providerId: string;
+  url: string;
+  bytes: number;
+  format: string;
+  width: number;
+  height: number;
+}): StoredMedia {
+  return {
+    provider: asset.provider as StoreProvider,
+    providerId: asset.providerId,
+    url: asset.url,
+    bytes: asset.bytes,
+    resourceType: 'image',
+    format: asset.format,
+    width: asset.width,
+    height: asset.height,
+  };
+}

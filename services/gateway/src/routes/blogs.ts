@@ -5,18 +5,18 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { JobAccepted } from '../schemas.ts';
+import { JobAccepted, Text } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
-import { DEFAULT_PAGE_SIZE, Page, PageQuery, pageOf, readCursor } from './pagination.ts';
+import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
 
 const CONTENT_MAX_LENGTH = 200_000;
 
 const BlogForm = Type.Object(
   {
-    title: Type.String({ minLength: 1, maxLength: 200 }),
-    content: Type.String({ maxLength: CONTENT_MAX_LENGTH, description: 'Markdown, stored as given.' }),
-    imageAlt: Type.Optional(Type.String({ maxLength: 1000 })),
+    title: Text({ minLength: 1, maxLength: 200 }),
+    content: Text({ maxLength: CONTENT_MAX_LENGTH, description: 'Markdown, stored as given.' }),
+    imageAlt: Type.Optional(Text({ maxLength: 1000 })),
     banner: Type.Optional(
       Type.Unsafe<unknown>({ type: 'object', description: 'A file: JPEG, PNG, WebP or GIF image.' }),
     ),
@@ -191,7 +191,8 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
       },
     },
     async (request) => {
-      const { cursor, limit = DEFAULT_PAGE_SIZE } = request.query;
+      const { cursor, limit: limitParam } = request.query;
+      const limit = pageSize(limitParam);
       return pageOf(
         await options.blogs.listForAuthor(request.userId, limit, readCursor(cursor)),
         limit,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BrandsRepository } from '@mediaflow/db';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
+import { Text } from '../schemas.ts';
 
 const Brand = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
 
@@ -12,7 +13,7 @@ export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository 
     {
       schema: {
         summary: 'Create a brand; you become its first member',
-        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+        body: Type.Object({ name: Text({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
         response: { 201: Brand, ...errorResponses(400, 401, 415) },
       },
     },

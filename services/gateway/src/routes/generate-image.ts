@@ -6,14 +6,14 @@ import { inspectImage } from '@mediaflow/providers';
 import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
-import { AspectRatioSchema, JobAccepted } from '../schemas.ts';
+import { AspectRatioSchema, JobAccepted, Text } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 
 export const PROMPT_MAX_LENGTH = 2000;
 
 const GenerateImageBody = Type.Object(
   {
-    prompt: Type.String({ minLength: 1, maxLength: PROMPT_MAX_LENGTH, description: 'What to draw.' }),
+    prompt: Text({ minLength: 1, maxLength: PROMPT_MAX_LENGTH, description: 'What to draw.' }),
     aspectRatio: Type.Optional(AspectRatioSchema),
     referenceImage: Type.Optional(
       Type.Unsafe<Buffer>({

@@ -5,17 +5,17 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { JobAccepted } from '../schemas.ts';
+import { JobAccepted, Text } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
-import { DEFAULT_PAGE_SIZE, Page, PageQuery, pageOf, readCursor } from './pagination.ts';
+import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
 
 export const MAX_POST_MEDIA = 10;
 const CAPTION_MAX_LENGTH = 5000;
 
 const PostForm = Type.Object(
   {
-    caption: Type.String({ maxLength: CAPTION_MAX_LENGTH }),
+    caption: Text({ maxLength: CAPTION_MAX_LENGTH }),
     brandId: Type.String({ format: 'uuid' }),
     scheduledAt: Type.Optional(
       Type.String({ format: 'date-time', description: 'ISO 8601; publish at once when absent.' }),
@@ -208,7 +208,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
       },
     },
     async (request) => {
-      const { brandId, cursor, limit = DEFAULT_PAGE_SIZE } = request.query;
+      const { brandId, cursor, limit: limitParam } = request.query;
+      const limit = pageSize(limitParam);
       if (!(await options.brands.isMember(brandId, request.userId)))
         throw new HttpError(404, 'not_found', `no brand ${brandId}`);
       return pageOf(await options.posts.listForBrand(brandId, limit, readCursor(cursor)), limit, toPostResponse);
