@@ -8,7 +8,14 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export type Db = Kysely<Database>;
 
 export function createDb(databaseUrl: string, options: { maxConnections?: number } = {}): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: options.maxConnections ?? 10,
+    // Every call to PostgreSQL is bounded: a server that has gone away fails the call (and the job
+    // attempt retries it) instead of holding it forever.
+    connectionTimeoutMillis: 10_000,
+    query_timeout: 60_000,
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

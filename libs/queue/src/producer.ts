@@ -1,4 +1,4 @@
-import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
+import { FlowProducer, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOB_QUEUES, type JobRefPayload, type JobRequest, type QueueName } from './contracts.ts';
 
@@ -51,9 +51,9 @@ export class JobProducer {
     });
   }
 
-  /** Whether BullMQ still holds the job, in any state. */
-  async has(request: JobRequest): Promise<boolean> {
-    return (await this.queue(JOB_QUEUES[request.name]).getJob(this.bullmqId(request))) !== undefined;
+  /** The job as BullMQ holds it now, in any state; undefined once BullMQ has lost or dropped it. */
+  async find(request: JobRequest): Promise<Job | undefined> {
+    return this.queue(JOB_QUEUES[request.name]).getJob(this.bullmqId(request));
   }
 
   /** Removes these jobs' BullMQ entries (a chain's last job takes its children with it). */

@@ -210,7 +210,11 @@ describe('crashes and outages of the workers (each its own process)', () => {
         (await stack.database.db.selectFrom('posts').select('id').where('jobId', '=', jobId).execute()).length,
       ).toBe(0);
       proxy.restore();
-      await judge('postgres down for persistence', stack, jobId, 'posts');
+      await judge('postgres down for persistence', stack, jobId, 'posts').catch((error: unknown) => {
+        throw new Error(
+          `${String(error)}\npersistence said:\n${persistence.output()}\nstorage said:\n${storage.output()}`,
+        );
+      });
     } finally {
       storage.child.kill('SIGTERM');
       persistence.child.kill('SIGTERM');

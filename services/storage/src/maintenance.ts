@@ -6,23 +6,37 @@ import { type JobPlan, type JobProducer, requeue } from '@mediaflow/queue';
 const BATCH = 100;
 
 /**
- * Finds accepted jobs that are not finished and that BullMQ no longer holds (Redis restarted without
- * persistence, was flushed, or evicted them) and queues them again from their plan in PostgreSQL.
+ * Brings PostgreSQL and BullMQ back in line for accepted jobs that have not finished:
+ * - one BullMQ no longer holds (Redis restarted without persistence, was flushed, or evicted it) is
+ *   queued again from its plan;
+ * - one BullMQ has given up on without the worker recording it (a job whose workers kept dying is
+ *   failed by BullMQ's stalled-job check) is recorded as failed, with BullMQ's reason.
  * A job is left alone for `graceMs` after it last moved, so one being queued right now is not touched.
+ * Answers how many jobs it set right.
  */
 export async function reconcile(
   deps: { jobs: JobsRepository; producer: JobProducer; logger: Logger },
   graceMs: number,
 ): Promise<number> {
-  let requeued = 0;
+  let fixed = 0;
   for (const job of await deps.jobs.findUnfinishedBefore(new Date(Date.now() - graceMs), BATCH)) {
     const plan = job.payload as JobPlan;
-    if (await deps.producer.has(plan.last)) continue;
-    deps.logger.warn({ jobId: job.id, kind: job.kind }, 'accepted job missing from its queue; queueing it again');
-    await requeue(deps, job.id, plan);
-    requeued++;
+    const queued = await deps.producer.find(plan.last);
+    if (!queued) {
+      deps.logger.warn({ jobId: job.id, kind: job.kind }, 'accepted job missing from its queue; queueing it again');
+      await requeue(deps, job.id, plan);
+      fixed++;
+    } else if ((await queued.getState()) === 'failed') {
+      const message = queued.failedReason || 'the queue gave up on this job';
+      deps.logger.warn(
+        { jobId: job.id, reason: message },
+        'job failed in its queue without being recorded; recording it',
+      );
+      await deps.jobs.markFailed({ jobId: job.id }, { code: 'internal', message, retryable: false });
+      fixed++;
+    }
   }
-  return requeued;
+  return fixed;
 }
 
 /** Deletes generated images nobody promoted within TEMP_ASSET_TTL from their store, and marks them deleted. */
