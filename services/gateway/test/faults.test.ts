@@ -215,9 +215,13 @@ describe('crashes and outages of the workers (each its own process)', () => {
         (await stack.database.db.selectFrom('posts').select('id').where('jobId', '=', jobId).execute()).length,
       ).toBe(0);
       proxy.restore();
-      await judge('postgres down for persistence', stack, jobId, 'posts').catch((error: unknown) => {
+      await judge('postgres down for persistence', stack, jobId, 'posts').catch(async (error: unknown) => {
+        const status = await (await stack.request('GET', `/api/jobs/${jobId}`)).text();
+        const promote = await stack.producer.queue('storage').getJob(`${jobId}-0`);
+        const persist = await stack.producer.queue('persistence').getJob(`${jobId}-1`);
+        const states = `promote: ${await promote?.getState()} ${promote?.failedReason ?? ''}; persist: ${await persist?.getState()} ${persist?.failedReason ?? ''}`;
         throw new Error(
-          `${String(error)}\npersistence said:\n${persistence.output()}\nstorage said:\n${storage.output()}`,
+          `${String(error)}\n${status}\n${states}\npersistence said:\n${persistence.output()}\nstorage said:\n${storage.output()}`,
         );
       });
     } finally {
