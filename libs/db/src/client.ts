@@ -16,6 +16,9 @@ export function createDb(databaseUrl: string, options: { maxConnections?: number
     connectionTimeoutMillis: 10_000,
     query_timeout: 60_000,
   });
+  // An idle connection whose server went away (a restart, a failover) is dropped by the pool and the
+  // next query opens a new one; without a listener its error would crash the process.
+  pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

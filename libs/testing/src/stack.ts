@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, loadConfig } from '@mediaflow/config';
 import { buildServer } from '@mediaflow/gateway';
 import { startGeneratorWorker } from '@mediaflow/generator';
@@ -195,8 +196,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
     },
     stop: async () => {
-      // Teardown: a job still running is abandoned, not waited for.
-      await Promise.all(workers.map((worker) => worker.close(true)));
+      // Teardown: running jobs get a few seconds to finish (so nothing touches the database after it is
+      // dropped), then the workers are closed regardless (a worker whose Redis went away can wait forever).
+      const closed = Promise.all(workers.map((worker) => worker.close()));
+      const timedOut = await Promise.race([closed.then(() => false), sleep(5_000).then(() => true)]);
+      if (timedOut) await Promise.all(workers.map((worker) => worker.close(true)));
       await server.close();
       await producer.close();
       await redis.cleanup();
