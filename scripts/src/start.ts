@@ -25,7 +25,7 @@ try {
 
 console.log(
   [
-    `mediaflow: gateway on http://localhost:${config.port}, workers: ${SERVICES.slice(1).join(', ')}`,
+    `mediaflow: gateway on http://localhost:${config.port}, workers: ${SERVICES.slice(1).join(', ')} (metrics on ports ${config.metricsPort}–${config.metricsPort + SERVICES.length - 2})`,
     `  generator: ${config.gemini ? `Gemini (${config.gemini.model})` : 'LOCAL generator (set GEMINI_API_KEY for Gemini)'}`,
     `  store: ${[config.cloudinary && 'Cloudinary', config.imagekit && 'ImageKit'].filter(Boolean).join(' → ') || `LOCAL disk store in ${config.mediaDir}`}`,
     '  a token to try it: npm run token -- <user-id>        stop: Ctrl-C',
@@ -36,11 +36,14 @@ const children = new Map<string, ChildProcess>();
 let stopping = false;
 let failed = false;
 
-for (const service of SERVICES) {
+for (const [index, service] of SERVICES.entries()) {
   // Own process group: a terminal's Ctrl-C reaches only this launcher, which passes one SIGTERM on.
+  // The environment passes through as is, except that on one machine each worker needs its own
+  // metrics port: METRICS_PORT, METRICS_PORT + 1, … (the gateway serves /metrics on PORT).
   const child = spawn(process.execPath, [path.join(root, 'services', service, 'src', 'main.ts')], {
     stdio: 'inherit',
     detached: true,
+    env: { ...process.env, METRICS_PORT: String(config.metricsPort + Math.max(0, index - 1)) },
   });
   children.set(service, child);
   child.on('exit', (code, signal) => {

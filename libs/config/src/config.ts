@@ -10,6 +10,12 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   port: number;
   host: string;
+  /** Workers serve /metrics, /healthz and /readyz here (the gateway serves them on `port`); 0 picks a free port. */
+  metricsPort: number;
+  /** OTLP/HTTP endpoint for traces; tracing is off (and costs nothing) when unset. */
+  otlpEndpoint: string | undefined;
+  /** service.name on traces; each service defaults to its own name. */
+  otelServiceName: string | undefined;
   /** Base of the URLs the local disk store hands out (the gateway serves them under /media/). */
   publicUrl: string;
   databaseUrl: string;
@@ -72,6 +78,55 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Every variable the services read, and nothing else: `loadConfig` can read only these names, and the
+ * deployment files (docker-compose.yml, infra/k8s) are checked against this list by a test.
+ */
+export const ENV_VARIABLES = [
+  'NODE_ENV',
+  'LOG_LEVEL',
+  'PORT',
+  'HOST',
+  'METRICS_PORT',
+  'PUBLIC_URL',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'QUEUE_PREFIX',
+  'JWT_SECRET',
+  'JWT_JWKS_URL',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'RATE_LIMIT_GENERATE',
+  'RATE_LIMIT_WRITE',
+  'RATE_LIMIT_READ',
+  'MAX_GENERATIONS_IN_FLIGHT',
+  'GEMINI_API_KEY',
+  'GEMINI_MODEL',
+  'GEMINI_BASE_URL',
+  'GEMINI_TIMEOUT_MS',
+  'CLOUDINARY_URL',
+  'IMAGEKIT_PRIVATE_KEY',
+  'IMAGEKIT_URL_ENDPOINT',
+  'IMAGEKIT_BASE_URL',
+  'UPLOAD_TIMEOUT_MS',
+  'MEDIA_DIR',
+  'TEMP_ASSET_TTL',
+  'RECONCILE_INTERVAL',
+  'CLEANUP_INTERVAL',
+  'MAX_IMAGE_BYTES',
+  'MAX_IMAGE_PIXELS',
+  'MAX_VIDEO_BYTES',
+  'JOB_ATTEMPTS',
+  'JOB_BACKOFF_MS',
+  'JOB_LOCK_MS',
+  'GENERATOR_CONCURRENCY',
+  'STORAGE_CONCURRENCY',
+  'PERSISTENCE_CONCURRENCY',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_SERVICE_NAME',
+] as const;
+export type EnvVariable = (typeof ENV_VARIABLES)[number];
+
 // Known only so that development works with no setup; production refuses it.
 const DEVELOPMENT_JWT_SECRET = 'mediaflow-development-secret-do-not-use-in-production';
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
@@ -80,17 +135,17 @@ const NODE_ENVS = ['development', 'production', 'test'] as const;
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-  const read = (name: string): string | undefined => {
+  const read = (name: EnvVariable): string | undefined => {
     const value = env[name]?.trim();
     return value === '' ? undefined : value;
   };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+  const oneOf = <T extends string>(name: EnvVariable, allowed: readonly T[], fallback: T): T => {
     const value = read(name) ?? fallback;
     if ((allowed as readonly string[]).includes(value)) return value as T;
     problems.push(`${name} must be one of ${allowed.join(', ')} (got "${value}")`);
     return fallback;
   };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
+  const int = (name: EnvVariable, fallback: number, min: number, max: number): number => {
     const raw = read(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
@@ -98,7 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
     return fallback;
   };
-  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+  const url = (name: EnvVariable, fallback: string | undefined, protocols: string[]): string | undefined => {
     const raw = read(name) ?? fallback;
     if (raw === undefined) return undefined;
     try {
@@ -144,6 +199,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
     port,
     host: read('HOST') ?? '0.0.0.0',
+    metricsPort: int('METRICS_PORT', 9464, 0, 65535),
+    otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']),
+    otelServiceName: read('OTEL_SERVICE_NAME'),
     publicUrl: stripTrailingSlash(url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']) ?? ''),
     databaseUrl:
       url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/mediaflow', ['postgres:', 'postgresql:']) ?? '',
@@ -230,7 +288,7 @@ function parseCloudinaryUrl(raw: string | undefined, problems: string[]): Cloudi
   return { cloudName, apiKey, apiSecret, uploadPrefix: uploadPrefix && stripTrailingSlash(uploadPrefix) };
 }
 
-function duration(name: string, raw: string | undefined, fallback: number, problems: string[]): number {
+function duration(name: EnvVariable, raw: string | undefined, fallback: number, problems: string[]): number {
   if (raw === undefined) return fallback;
   const match = /^(\d+)(ms|s|m|h|d)$/.exec(raw);
   const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -2,11 +2,13 @@ import type { Config } from '@mediaflow/config';
 import type { Logger } from '@mediaflow/logger';
 import { GeminiImageGenerator } from './generators/gemini.ts';
 import type { ImageGenerator } from './generators/image-generator.ts';
+import { InstrumentedGenerator } from './generators/instrumented.ts';
 import { LocalImageGenerator } from './generators/local.ts';
 import { CircuitBreakerStore } from './stores/circuit-breaker.ts';
 import { CloudinaryStore } from './stores/cloudinary.ts';
 import { FallbackStore } from './stores/fallback.ts';
 import { ImageKitStore } from './stores/imagekit.ts';
+import { InstrumentedStore } from './stores/instrumented.ts';
 import { LocalDiskStore } from './stores/local-disk.ts';
 import type { MediaStore } from './stores/media-store.ts';
 import { RetryingStore } from './stores/retrying.ts';
@@ -18,7 +20,9 @@ const CLOUDINARY_CIRCUIT = { failureThreshold: 5, openMs: 30_000 };
 
 /** Gemini when GEMINI_API_KEY is set, the local stand-in otherwise. */
 export function buildImageGenerator(config: Config): ImageGenerator {
-  return config.gemini ? new GeminiImageGenerator(config.gemini) : new LocalImageGenerator();
+  return config.gemini
+    ? new InstrumentedGenerator(new GeminiImageGenerator(config.gemini), 'gemini')
+    : new InstrumentedGenerator(new LocalImageGenerator(), 'local');
 }
 
 /**
@@ -28,26 +32,32 @@ export function buildImageGenerator(config: Config): ImageGenerator {
 export function buildMediaStore(config: Config, logger: Logger): MediaStore {
   const stores: MediaStore[] = [];
   if (config.cloudinary) {
-    const cloudinary = new CloudinaryStore({ ...config.cloudinary, timeoutMs: config.uploadTimeoutMs });
+    const cloudinary = new InstrumentedStore(
+      new CloudinaryStore({ ...config.cloudinary, timeoutMs: config.uploadTimeoutMs }),
+    );
     const retrying = new RetryingStore(cloudinary, CLOUDINARY_RETRIES, logger);
     // The breaker matters only with somewhere else to go.
     stores.push(config.imagekit ? new CircuitBreakerStore(retrying, CLOUDINARY_CIRCUIT, logger) : retrying);
   }
   if (config.imagekit) {
     stores.push(
-      new ImageKitStore({
-        privateKey: config.imagekit.privateKey,
-        baseUrl: config.imagekit.baseUrl,
-        timeoutMs: config.uploadTimeoutMs,
-      }),
+      new InstrumentedStore(
+        new ImageKitStore({
+          privateKey: config.imagekit.privateKey,
+          baseUrl: config.imagekit.baseUrl,
+          timeoutMs: config.uploadTimeoutMs,
+        }),
+      ),
     );
   }
   if (usesLocalStore(config))
-    return new LocalDiskStore({
-      root: config.mediaDir,
-      publicUrl: config.publicUrl,
-      timeoutMs: config.uploadTimeoutMs,
-    });
+    return new InstrumentedStore(
+      new LocalDiskStore({
+        root: config.mediaDir,
+        publicUrl: config.publicUrl,
+        timeoutMs: config.uploadTimeoutMs,
+      }),
+    );
   return stores.length === 1 && stores[0] ? stores[0] : new FallbackStore(stores, logger);
 }
 

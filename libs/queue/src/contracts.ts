@@ -1,4 +1,5 @@
 import type { AspectRatio, PermanentFolder, StoredMedia, StoreProvider } from '@mediaflow/providers';
+import type { TraceCarrier } from '@mediaflow/telemetry';
 
 /**
  * The one list of job kinds: each job's queue, payload and result. Enqueueing a name with another job's
@@ -29,10 +30,18 @@ export type JobName = keyof JobTypes;
 export type QueueName = (typeof JOB_QUEUES)[JobName];
 export type JobPayload<N extends JobName> = JobTypes[N]['payload'];
 export type JobResult<N extends JobName> = JobTypes[N]['result'];
-/** Which job, and which step of it, a payload belongs to. */
+/** Which job, and which step of it, a payload belongs to; and the context it runs in. */
 export interface JobRefPayload {
   jobId: string;
   step?: number;
+  context?: JobContext;
+}
+/**
+ * The HTTP request a job came from: its id goes on every log line of every worker that handles the job,
+ * and its trace context lets the job's spans continue the request's trace.
+ */
+export interface JobContext extends TraceCarrier {
+  requestId: string;
 }
 /** A job to enqueue: a name with its own payload, never another's. */
 export type JobRequest = { [N in JobName]: { name: N; payload: JobPayload<N> } }[JobName];

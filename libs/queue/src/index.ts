@@ -1,7 +1,9 @@
 export type { Worker } from 'bullmq';
 export { createRedis, type Redis } from './connection.ts';
+export type { JobContext } from './contracts.ts';
 export * from './contracts.ts';
 export { describeFailure, type JobErrorCode, PermanentJobError } from './errors.ts';
+export { startWorkerOps } from './ops.ts';
 export { enqueuePlan, type JobPlan, requeue } from './plan.ts';
 export { JobProducer, type RetryPolicy } from './producer.ts';
 export { closeOnSignal } from './shutdown.ts';

@@ -1,5 +1,5 @@
 import type { JobsRepository } from '@mediaflow/db';
-import type { JobRequest } from './contracts.ts';
+import type { JobContext, JobRequest } from './contracts.ts';
 import type { JobProducer } from './producer.ts';
 
 /**
@@ -12,11 +12,13 @@ export interface JobPlan {
   last: JobRequest;
   /** What a person reading the jobs table wants to know about the submission. */
   summary?: unknown;
+  /** The request it came from; a job queued again keeps it, so its logs still join up. */
+  context?: JobContext;
 }
 
 export async function enqueuePlan(producer: JobProducer, plan: JobPlan): Promise<void> {
-  if (plan.first && plan.first.length > 0) await producer.addChain(plan.first, plan.last);
-  else await producer.add(plan.last);
+  if (plan.first && plan.first.length > 0) await producer.addChain(plan.first, plan.last, plan.context);
+  else await producer.add(plan.last, plan.context);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { FlowProducer, type Job, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JOB_QUEUES, type JobRefPayload, type JobRequest, type QueueName } from './contracts.ts';
+import { JOB_QUEUES, type JobContext, type JobRefPayload, type JobRequest, type QueueName } from './contracts.ts';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
@@ -27,25 +27,25 @@ export class JobProducer {
     this.retry = options.retry;
   }
 
-  async add(request: JobRequest): Promise<void> {
-    await this.queue(JOB_QUEUES[request.name]).add(request.name, request.payload, this.options(request));
+  async add(request: JobRequest, context?: JobContext): Promise<void> {
+    await this.queue(JOB_QUEUES[request.name]).add(request.name, data(request, context), this.options(request));
   }
 
   /**
    * A chain: `last` runs once every one of `first` has completed (a BullMQ flow, atomically added).
    * A child's final failure fails the parent, so nothing is written from half a submission.
    */
-  async addChain(first: JobRequest[], last: JobRequest): Promise<void> {
+  async addChain(first: JobRequest[], last: JobRequest, context?: JobContext): Promise<void> {
     this.flows ??= new FlowProducer({ connection: this.connection, prefix: this.prefix });
     await this.flows.add({
       name: last.name,
       queueName: JOB_QUEUES[last.name],
-      data: last.payload,
+      data: data(last, context),
       opts: this.options(last),
       children: first.map((child) => ({
         name: child.name,
         queueName: JOB_QUEUES[child.name],
-        data: child.payload,
+        data: data(child, context),
         opts: { ...this.options(child), failParentOnFailure: true },
       })),
     });
@@ -92,4 +92,9 @@ export class JobProducer {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
     await this.flows?.close();
   }
+}
+
+/** A job's data: its payload, and the context of the request it came from. */
+function data(request: JobRequest, context: JobContext | undefined): JobRefPayload {
+  return context ? { ...request.payload, context } : request.payload;
 }

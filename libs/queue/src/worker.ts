@@ -1,5 +1,6 @@
 import type { JobErrorRecord, JobRef } from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
+import { contextFrom, inSpan, jobDuration, SpanKind } from '@mediaflow/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { JobNamesOf, JobPayload, JobRefPayload, JobResult, QueueName } from './contracts.ts';
@@ -38,27 +39,30 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
  */
 export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): Worker {
   const { handlers, deps, recorder, logger } = options;
-  const run = async (job: Job<JobRefPayload>): Promise<unknown> => {
+  const runAttempt = async (job: Job<JobRefPayload>): Promise<unknown> => {
     const handler = handlers[job.name as JobNamesOf<Q>] as
       | ((payload: unknown, deps: Deps) => Promise<unknown>)
       | undefined;
     if (!handler) throw new UnrecoverableError(`queue "${options.queue}" has no handler for job "${job.name}"`);
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
     const attempt = job.attemptsMade + 1;
-    const log = logger.child({ ...ref, job: job.name, attempt });
+    const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
     if (!(await recorder.markActive(ref))) {
       // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has ended: no work to do.
       throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
     }
     log.info('job started');
+    const stopTimer = jobDuration.startTimer({ kind: job.name });
     try {
       const result = await handler(job.data, deps);
       await recorder.markCompleted(ref, result);
+      stopTimer({ outcome: 'completed' });
       log.info('job completed');
       return result;
     } catch (error) {
       const failure = describeFailure(error);
       const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
+      stopTimer({ outcome: final ? 'failed' : 'retry' });
       if (final) {
         await recorder.markFailed(ref, failure);
         log.error({ err: error, code: failure.code }, 'job failed');
@@ -72,6 +76,21 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       throw error;
     }
   };
+  // Each attempt is a span that continues the trace of the request the job came from.
+  const run = (job: Job<JobRefPayload>): Promise<unknown> =>
+    inSpan(
+      `${options.queue} ${job.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFrom(job.data.context),
+        attributes: {
+          'messaging.system': 'bullmq',
+          'mediaflow.job_id': job.data.jobId,
+          'mediaflow.attempt': job.attemptsMade + 1,
+        },
+      },
+      () => runAttempt(job),
+    );
   const worker = new Worker(options.queue, run, {
     connection: options.connection,
     prefix: options.prefix,

@@ -92,6 +92,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     QUEUE_PREFIX: redis.prefix,
     JWT_SECRET: TEST_JWT_SECRET,
     MEDIA_DIR: mediaDir,
+    // Worker processes of one test file run side by side: each takes a free port for /metrics.
+    METRICS_PORT: '0',
+    HOST: '127.0.0.1',
     JOB_BACKOFF_MS: '20',
     // Tests make many requests as one user; the limits' own tests set them low.
     RATE_LIMIT_GENERATE: '100000',

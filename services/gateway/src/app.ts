@@ -14,11 +14,12 @@ import {
   UsersRepository,
 } from '@mediaflow/db';
 import type { MediaStore } from '@mediaflow/providers';
-import type { JobProducer, Redis } from '@mediaflow/queue';
+import { type JobProducer, QUEUE_NAMES, type Redis } from '@mediaflow/queue';
 import { createAuthHook } from './auth.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
+import { observability } from './observability.ts';
 import { createRateLimitHook } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
@@ -76,6 +77,7 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
   fastify.setNotFoundHandler(notFoundHandler);
   // The API speaks JSON and multipart only; anything else is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain');
+  await fastify.register(observability, { queues: QUEUE_NAMES.map((name) => deps.producer.queue(name)) });
   await fastify.register(healthRoutes, { db: deps.db, redis: deps.redis });
 
   if (deps.serveLocalMedia) {

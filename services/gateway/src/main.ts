@@ -3,11 +3,16 @@ import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore, usesLocalStore } from '@mediaflow/providers';
 import { createRedis, JobProducer } from '@mediaflow/queue';
+import { startTracing } from '@mediaflow/telemetry';
 import { runServer } from './server.ts';
 
 // Composition root: config, clients and the app, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
+const stopTracing = startTracing({
+  serviceName: config.otelServiceName ?? 'mediaflow-gateway',
+  endpoint: config.otlpEndpoint,
+});
 if (config.jwt.isDevelopmentDefault) {
   logger.warn(
     'JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.',
@@ -30,6 +35,7 @@ await runServer(
       await producer.close();
       redis.disconnect();
       await db.destroy();
+      await stopTracing();
     },
   },
 );

@@ -56,3 +56,15 @@ export const JobStatusResponse = Type.Object({
  * (refused here with 400 rather than failing later, in a worker).
  */
 export const Text = (options: TStringOptions = {}) => Type.String({ ...options, pattern: '^[^\\u0000]*$' });
+
+/** What the form readers accept, by the files' first bytes (never their names or declared types). */
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'];
+export const VIDEO_TYPES = ['video/mp4', 'video/quicktime', 'video/webm'];
+
+/**
+ * A file field of a multipart form, accepting these media types. Fastify validates the marker the form
+ * reader leaves on the body for it (an object); `contentMediaType`, an annotation Ajv does not check,
+ * lets the API docs show the field as the binary a client sends, with its limits (openapi.ts).
+ */
+export const FileField = <T = unknown>(mediaTypes: readonly string[], description: string) =>
+  Type.Unsafe<T>({ type: 'object', description, contentMediaType: mediaTypes.join(', ') });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
 import {
   enqueuePlan,
+  type JobContext,
   type JobName,
   type JobPayload,
   type JobPlan,
@@ -42,11 +43,12 @@ export class Submissions {
     name: N,
     ownerId: string,
     payload: Omit<JobPayload<N>, 'jobId'>,
-    inputs: JobInput[] = [],
+    inputs: JobInput[],
+    context: JobContext,
   ): Promise<Accepted> {
     const jobId = randomUUID();
     const last = { name, payload: { ...payload, jobId } } as JobRequest;
-    return this.accept({ jobId, kind: name, ownerId, plan: { last }, inputs, steps: [] });
+    return this.accept({ jobId, kind: name, ownerId, plan: { last, context }, inputs, steps: [] });
   }
 
   /** A chain (a submission): `last` runs once every one of `first` has completed; one step row each. */
@@ -56,9 +58,10 @@ export class Submissions {
     summary: unknown;
     steps: NewJobStep[];
     build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
+    context: JobContext;
   }): Promise<Accepted> {
     const jobId = randomUUID();
-    const plan: JobPlan = { ...input.build(jobId), summary: input.summary };
+    const plan: JobPlan = { ...input.build(jobId), summary: input.summary, context: input.context };
     return this.accept({ jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps: input.steps });
   }
 

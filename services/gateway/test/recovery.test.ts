@@ -2,6 +2,7 @@ import { GeneratedAssetsRepository, JobsRepository } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore } from '@mediaflow/providers';
 import { cleanUpExpiredAssets, reconcile } from '@mediaflow/storage';
+import { tempAssetsCleaned } from '@mediaflow/telemetry';
 import { type FakeGemini, makeImage, type Stack, signToken, startFakeGemini, startStack } from '@mediaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -94,7 +95,11 @@ describe('recovery: lost queues, expired assets, failed jobs', () => {
       .execute();
 
     const assets = new GeneratedAssetsRepository(stack.database.db);
+    const cleaned = async () =>
+      (await tempAssetsCleaned.get()).values.find((v) => v.labels.provider === 'local')?.value ?? 0;
+    const cleanedBefore = await cleaned();
     expect(await cleanUpExpiredAssets({ assets, store: buildMediaStore(stack.config, logger) })).toBe(1);
+    expect(await cleaned()).toBe(cleanedBefore + 1);
     expect((await fetch(expired.url)).status).toBe(404);
     expect((await fetch(fresh.url)).status).toBe(200);
     const row = await stack.database.db

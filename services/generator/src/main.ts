@@ -1,8 +1,9 @@
 import { loadConfigOrExit } from '@mediaflow/config';
-import { createDb } from '@mediaflow/db';
+import { createDb, pingDatabase } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildImageGenerator, buildMediaStore } from '@mediaflow/providers';
-import { closeOnSignal, createRedis } from '@mediaflow/queue';
+import { closeOnSignal, createRedis, startWorkerOps } from '@mediaflow/queue';
+import { startTracing } from '@mediaflow/telemetry';
 import { startGeneratorWorker } from './worker.ts';
 
 /** In-flight generations get this long to finish after SIGTERM (an image can take a minute). */
@@ -11,6 +12,10 @@ const SHUTDOWN_DEADLINE_MS = 90_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'generator', level: config.logLevel });
+const stopTracing = startTracing({
+  serviceName: config.otelServiceName ?? 'mediaflow-generator',
+  endpoint: config.otlpEndpoint,
+});
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker');
 const generator = buildImageGenerator(config);
@@ -20,6 +25,14 @@ logger.info(
   `generator worker starting: ${config.gemini ? 'Gemini' : 'LOCAL generator (no GEMINI_API_KEY)'}, store ${store.name}`,
 );
 const worker = startGeneratorWorker({ config, db, connection, generator, store, logger });
+const stopOps = await startWorkerOps({
+  queue: 'generation',
+  connection,
+  prefix: config.queuePrefix,
+  port: config.metricsPort,
+  host: config.host,
+  pingDatabase: () => pingDatabase(db),
+});
 
 closeOnSignal({
   logger,
@@ -27,6 +40,8 @@ closeOnSignal({
   deadlineMs: SHUTDOWN_DEADLINE_MS,
   close: async () => {
     await worker.close();
+    await stopOps();
+    await stopTracing();
     connection.disconnect();
     await db.destroy();
   },

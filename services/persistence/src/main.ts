@@ -1,7 +1,8 @@
 import { loadConfigOrExit } from '@mediaflow/config';
-import { createDb } from '@mediaflow/db';
+import { createDb, pingDatabase } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
-import { closeOnSignal, createRedis } from '@mediaflow/queue';
+import { closeOnSignal, createRedis, startWorkerOps } from '@mediaflow/queue';
+import { startTracing } from '@mediaflow/telemetry';
 import { startPersistenceWorker } from './worker.ts';
 
 /** In-flight writes get this long to finish after SIGTERM. */
@@ -10,10 +11,22 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'persistence', level: config.logLevel });
+const stopTracing = startTracing({
+  serviceName: config.otelServiceName ?? 'mediaflow-persistence',
+  endpoint: config.otlpEndpoint,
+});
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker');
 logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker starting');
 const worker = startPersistenceWorker({ config, db, connection, logger });
+const stopOps = await startWorkerOps({
+  queue: 'persistence',
+  connection,
+  prefix: config.queuePrefix,
+  port: config.metricsPort,
+  host: config.host,
+  pingDatabase: () => pingDatabase(db),
+});
 
 closeOnSignal({
   logger,
@@ -21,6 +34,8 @@ closeOnSignal({
   deadlineMs: SHUTDOWN_DEADLINE_MS,
   close: async () => {
     await worker.close();
+    await stopOps();
+    await stopTracing();
     connection.disconnect();
     await db.destroy();
   },

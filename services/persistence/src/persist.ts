@@ -7,6 +7,7 @@ import {
   type PersistPostPayload,
   type PersistPostResult,
 } from '@mediaflow/queue';
+import { inSpan, SpanKind } from '@mediaflow/telemetry';
 
 export interface PersistenceDeps {
   jobs: Pick<JobsRepository, 'stepResults'>;
@@ -17,24 +18,26 @@ export interface PersistenceDeps {
 /** The post and its media rows, in one transaction, written once per submission however often it runs. */
 export async function persistPost(payload: PersistPostPayload, deps: PersistenceDeps): Promise<PersistPostResult> {
   const promoted = await promotedMedia(payload.jobId, payload.mediaSteps, deps);
-  const post = await deps.posts.createOnce(
-    {
-      jobId: payload.jobId,
-      brandId: payload.brandId,
-      authorId: payload.authorId,
-      caption: payload.caption,
-      scheduledAt: payload.scheduledAt ? new Date(payload.scheduledAt) : null,
-    },
-    promoted.map((media) => ({
-      url: media.url,
-      type: media.resourceType,
-      provider: media.provider,
-      providerId: media.providerId,
-      width: media.width ?? null,
-      height: media.height ?? null,
-      bytes: media.bytes,
-      duration: media.duration ?? null,
-    })),
+  const post = await inSpan('db write post', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, () =>
+    deps.posts.createOnce(
+      {
+        jobId: payload.jobId,
+        brandId: payload.brandId,
+        authorId: payload.authorId,
+        caption: payload.caption,
+        scheduledAt: payload.scheduledAt ? new Date(payload.scheduledAt) : null,
+      },
+      promoted.map((media) => ({
+        url: media.url,
+        type: media.resourceType,
+        provider: media.provider,
+        providerId: media.providerId,
+        width: media.width ?? null,
+        height: media.height ?? null,
+        bytes: media.bytes,
+        duration: media.duration ?? null,
+      })),
+    ),
   );
   return { postId: post.id, media: post.media.map(({ id, url, type }) => ({ id, url, type })) };
 }
@@ -43,15 +46,17 @@ export async function persistPost(payload: PersistPostPayload, deps: Persistence
 export async function persistBlog(payload: PersistBlogPayload, deps: PersistenceDeps): Promise<PersistBlogResult> {
   const steps = [payload.bannerStep, payload.featuredStep].filter((step): step is number => step !== null);
   const promoted = new Map((await promotedMedia(payload.jobId, steps, deps)).map((media, i) => [steps[i], media]));
-  const blog = await deps.blogs.createOnce({
-    jobId: payload.jobId,
-    authorId: payload.authorId,
-    title: payload.title,
-    content: payload.content,
-    imageAlt: payload.imageAlt,
-    banner: payload.bannerStep === null ? null : (promoted.get(payload.bannerStep)?.url ?? null),
-    image: payload.featuredStep === null ? null : (promoted.get(payload.featuredStep)?.url ?? null),
-  });
+  const blog = await inSpan('db write blog', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, () =>
+    deps.blogs.createOnce({
+      jobId: payload.jobId,
+      authorId: payload.authorId,
+      title: payload.title,
+      content: payload.content,
+      imageAlt: payload.imageAlt,
+      banner: payload.bannerStep === null ? null : (promoted.get(payload.bannerStep)?.url ?? null),
+      image: payload.featuredStep === null ? null : (promoted.get(payload.featuredStep)?.url ?? null),
+    }),
+  );
   return { blogId: blog.id, banner: blog.banner, image: blog.image };
 }
 

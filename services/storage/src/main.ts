@@ -1,8 +1,9 @@
 import { loadConfigOrExit } from '@mediaflow/config';
-import { createDb } from '@mediaflow/db';
+import { createDb, pingDatabase } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore } from '@mediaflow/providers';
-import { closeOnSignal, createRedis, JobProducer } from '@mediaflow/queue';
+import { closeOnSignal, createRedis, JobProducer, startWorkerOps } from '@mediaflow/queue';
+import { startTracing } from '@mediaflow/telemetry';
 import { startMaintenance, startStorageWorker } from './worker.ts';
 
 /** In-flight promotions get this long to finish after SIGTERM (a large video can take a while). */
@@ -11,6 +12,10 @@ const SHUTDOWN_DEADLINE_MS = 120_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'storage', level: config.logLevel });
+const stopTracing = startTracing({
+  serviceName: config.otelServiceName ?? 'mediaflow-storage',
+  endpoint: config.otlpEndpoint,
+});
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker');
 const store = buildMediaStore(config, logger);
@@ -22,6 +27,14 @@ const worker = startStorageWorker({ config, db, connection, store, logger });
 const producerConnection = createRedis(config.redisUrl, 'producer');
 const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix, retry: config.jobs });
 const stopTasks = startMaintenance({ config, db, store, producer, logger });
+const stopOps = await startWorkerOps({
+  queue: 'storage',
+  connection,
+  prefix: config.queuePrefix,
+  port: config.metricsPort,
+  host: config.host,
+  pingDatabase: () => pingDatabase(db),
+});
 
 closeOnSignal({
   logger,
@@ -30,6 +43,8 @@ closeOnSignal({
   close: async () => {
     await stopTasks();
     await worker.close();
+    await stopOps();
+    await stopTracing();
     await producer.close();
     producerConnection.disconnect();
     connection.disconnect();

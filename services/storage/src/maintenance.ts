@@ -2,6 +2,7 @@ import { type Db, type GeneratedAssetsRepository, type JobsRepository, runExclus
 import type { Logger } from '@mediaflow/logger';
 import { generatedImageMedia, type MediaStore } from '@mediaflow/providers';
 import { type JobPlan, type JobProducer, requeue } from '@mediaflow/queue';
+import { tempAssetsCleaned } from '@mediaflow/telemetry';
 
 const BATCH = 100;
 
@@ -47,7 +48,10 @@ export async function cleanUpExpiredAssets(deps: {
   let deleted = 0;
   for (const asset of await deps.assets.findExpired(new Date(), BATCH)) {
     await deps.store.delete(generatedImageMedia(asset));
-    if (await deps.assets.markDeleted(asset.id)) deleted++;
+    if (await deps.assets.markDeleted(asset.id)) {
+      deleted++;
+      tempAssetsCleaned.inc({ provider: asset.provider });
+    }
   }
   return deleted;
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '@mediaflow/logger';
+import { storeFallbacks } from '@mediaflow/telemetry';
 import { ProviderError } from '../errors.ts';
 import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
 
@@ -54,11 +55,13 @@ export class FallbackStore implements MediaStore {
       } catch (error) {
         failures.push(error);
         const next = this.stores[index + 1];
-        if (next)
+        if (next) {
+          storeFallbacks.inc({ from: store.name, to: next.name, operation });
           this.logger.warn(
             { err: error, from: store.name, to: next.name },
             `${operation} failed; falling back to the next store`,
           );
+        }
       }
     }
     const messages = failures.map(

@@ -5,7 +5,8 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { JobAccepted, Text } from '../schemas.ts';
+import { jobContext } from '../observability.ts';
+import { FileField, IMAGE_TYPES, JobAccepted, Text } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
 import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
@@ -17,13 +18,9 @@ const BlogForm = Type.Object(
     title: Text({ minLength: 1, maxLength: 200 }),
     content: Text({ maxLength: CONTENT_MAX_LENGTH, description: 'Markdown, stored as given.' }),
     imageAlt: Type.Optional(Text({ maxLength: 1000 })),
-    banner: Type.Optional(
-      Type.Unsafe<unknown>({ type: 'object', description: 'A file: JPEG, PNG, WebP or GIF image.' }),
-    ),
+    banner: Type.Optional(FileField(IMAGE_TYPES, 'A file: JPEG, PNG, WebP or GIF image.')),
     bannerAssetId: Type.Optional(Type.String({ format: 'uuid', description: 'Or one of your generated assets.' })),
-    featured: Type.Optional(
-      Type.Unsafe<unknown>({ type: 'object', description: 'A file: JPEG, PNG, WebP or GIF image.' }),
-    ),
+    featured: Type.Optional(FileField(IMAGE_TYPES, 'A file: JPEG, PNG, WebP or GIF image.')),
     featuredAssetId: Type.Optional(Type.String({ format: 'uuid', description: 'Or one of your generated assets.' })),
   },
   { additionalProperties: false },
@@ -109,6 +106,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
         const accepted = await options.submissions.submitChain({
           kind: 'submit-blog',
           ownerId: request.userId,
+          context: jobContext(request),
           summary: { title, images: images.map((image) => `${image.role}: ${image.item.label}`) },
           steps: [
             ...images.map((image, step) => ({

@@ -6,7 +6,8 @@ import { inspectImage } from '@mediaflow/providers';
 import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
-import { AspectRatioSchema, JobAccepted, Text } from '../schemas.ts';
+import { jobContext } from '../observability.ts';
+import { AspectRatioSchema, FileField, JobAccepted, Text } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 
 export const PROMPT_MAX_LENGTH = 2000;
@@ -16,11 +17,10 @@ const GenerateImageBody = Type.Object(
     prompt: Text({ minLength: 1, maxLength: PROMPT_MAX_LENGTH, description: 'What to draw.' }),
     aspectRatio: Type.Optional(AspectRatioSchema),
     referenceImage: Type.Optional(
-      Type.Unsafe<Buffer>({
-        type: 'object',
-        description:
-          'multipart/form-data only: a JPEG, PNG or WebP file. The output takes its aspect ratio unless aspectRatio is given.',
-      }),
+      FileField<Buffer>(
+        ['image/jpeg', 'image/png', 'image/webp'],
+        'multipart/form-data only: a JPEG, PNG or WebP file. The output takes its aspect ratio unless aspectRatio is given.',
+      ),
     ),
   },
   { additionalProperties: false },
@@ -103,6 +103,7 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
         request.userId,
         { ownerId: request.userId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0 },
         inputs,
+        jobContext(request),
       );
       return reply.code(202).send(accepted);
     },

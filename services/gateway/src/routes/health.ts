@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Db, pingDatabase } from '@mediaflow/db';
 import type { Redis } from '@mediaflow/queue';
+import { checkReadiness } from '@mediaflow/telemetry';
 import { Type } from 'typebox';
 
 const Check = Type.Union([Type.Literal('ok'), Type.Literal('down')]);
@@ -8,7 +9,6 @@ const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   checks: Type.Object({ redis: Check, postgres: Check }),
 });
-const CHECK_TIMEOUT_MS = 2_000;
 
 /** /healthz: the process is alive. /readyz: it can reach Redis and PostgreSQL, so it can take work. */
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> = async (app, options) => {
@@ -24,26 +24,16 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> =
     '/readyz',
     { schema: { summary: 'Readiness: Redis and PostgreSQL reachable', response: { 200: Readiness, 503: Readiness } } },
     async (_request, reply) => {
-      const [redis, postgres] = await Promise.all([
-        probe(() => options.redis.ping()),
-        probe(() => pingDatabase(options.db)),
-      ]);
-      const ready = redis === 'ok' && postgres === 'ok';
+      const { ready, checks } = await checkReadiness({
+        redis: () => options.redis.ping(),
+        postgres: () => pingDatabase(options.db),
+      });
       return reply
         .code(ready ? 200 : 503)
-        .send({ status: ready ? 'ready' : 'unavailable', checks: { redis, postgres } });
+        .send({
+          status: ready ? 'ready' : 'unavailable',
+          checks: { redis: checks.redis ?? 'down', postgres: checks.postgres ?? 'down' },
+        });
     },
   );
 };
-
-async function probe(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
-  try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref()),
-    ]);
-    return 'ok';
-  } catch {
-    return 'down';
-  }
-}

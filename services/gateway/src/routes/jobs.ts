@@ -1,10 +1,18 @@
+import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { JobsRepository } from '@mediaflow/db';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import { JobStatusResponse } from '../schemas.ts';
 
-/** GET /api/jobs/:jobId: a job's state, from PostgreSQL. Another user's job is not found, never shown. */
+/** While a job runs, pollers are asked to wait this long between polls. */
+const POLL_AFTER_S = 2;
+
+/**
+ * GET /api/jobs/:jobId: a job's state, from PostgreSQL. Another user's job is not found, never shown.
+ * Polling is cheap: an ETag of the answer, 304 to If-None-Match while nothing changed, and a
+ * Retry-After hint while the job is queued or running.
+ */
 export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = async (app, options) => {
   app.get(
     '/jobs/:jobId',
@@ -12,14 +20,23 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
       schema: {
         summary: "Poll a job's status",
         params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }),
-        response: { 200: JobStatusResponse, ...errorResponses(400, 401, 404) },
+        headers: Type.Object({
+          'if-none-match': Type.Optional(
+            Type.String({ description: 'The ETag of an earlier answer: 304 while the job has not changed' }),
+          ),
+        }),
+        response: {
+          200: JobStatusResponse,
+          304: Type.Null({ description: 'Not modified since the ETag given in If-None-Match' }),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const job = await options.jobs.findForOwner(request.params.jobId, request.userId);
       if (!job) throw new HttpError(404, 'not_found', `no job ${request.params.jobId}`);
       const steps = await options.jobs.findSteps(job.id);
-      return {
+      const body = {
         jobId: job.id,
         kind: job.kind,
         status: job.status,
@@ -39,6 +56,11 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
             }
           : {}),
       };
+      const etag = `"${createHash('sha1').update(JSON.stringify(body)).digest('base64url')}"`;
+      reply.header('etag', etag).header('cache-control', 'private, no-cache');
+      if (job.status === 'queued' || job.status === 'active') reply.header('retry-after', String(POLL_AFTER_S));
+      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return reply.code(304).send(null);
+      return body;
     },
   );
 };

@@ -5,7 +5,8 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { JobAccepted, Text } from '../schemas.ts';
+import { jobContext } from '../observability.ts';
+import { FileField, IMAGE_TYPES, JobAccepted, Text, VIDEO_TYPES } from '../schemas.ts';
 import type { Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
 import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
@@ -22,13 +23,8 @@ const PostForm = Type.Object(
     ),
     media: Type.Optional(
       Type.Array(
-        Type.Unsafe<unknown>({
-          type: 'object',
-          description: 'A file: JPEG, PNG, WebP or GIF image, or MP4, MOV or WebM video.',
-        }),
-        {
-          maxItems: MAX_POST_MEDIA,
-        },
+        FileField([...IMAGE_TYPES, ...VIDEO_TYPES], 'A file: JPEG, PNG, WebP or GIF image, or MP4, MOV or WebM video.'),
+        { maxItems: MAX_POST_MEDIA },
       ),
     ),
     assetId: Type.Optional(
@@ -129,6 +125,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         const accepted = await options.submissions.submitChain({
           kind: 'submit-post',
           ownerId: request.userId,
+          context: jobContext(request),
           summary: { brandId, caption, scheduledAt: scheduledAt ?? null, media: items.map((item) => item.label) },
           steps: [
             ...items.map((item, step) => ({ step, kind: 'promote-media', label: `media[${step}] ${item.label}` })),

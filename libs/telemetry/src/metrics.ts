@@ -1,0 +1,82 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every metric mediaflow exports, in one process-wide registry (one process, one /metrics page).
+ * Names follow Prometheus conventions: seconds for durations, `_total` for counters.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'mediaflow_process_' });
+
+export const httpRequestDuration = new Histogram({
+  name: 'mediaflow_http_request_duration_seconds',
+  help: 'Gateway HTTP requests, by method, route pattern and status code.',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});
+
+export const jobDuration = new Histogram({
+  name: 'mediaflow_job_duration_seconds',
+  help: 'Job attempts by kind and outcome (completed, retry: failed and will run again, failed: for good).',
+  labelNames: ['kind', 'outcome'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+  registers: [registry],
+});
+
+export const providerCalls = new Counter({
+  name: 'mediaflow_provider_calls_total',
+  help: 'Calls to image generators and media stores, by provider, operation and outcome (ok, error).',
+  labelNames: ['provider', 'operation', 'outcome'] as const,
+  registers: [registry],
+});
+
+export const providerCallDuration = new Histogram({
+  name: 'mediaflow_provider_call_duration_seconds',
+  help: 'Duration of calls to image generators and media stores, by provider and operation.',
+  labelNames: ['provider', 'operation'] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  registers: [registry],
+});
+
+export const storeFallbacks = new Counter({
+  name: 'mediaflow_store_fallbacks_total',
+  help: 'Uploads and promotions that went to the next store (e.g. ImageKit) because the one before failed.',
+  labelNames: ['from', 'to', 'operation'] as const,
+  registers: [registry],
+});
+
+export const tempAssetsCleaned = new Counter({
+  name: 'mediaflow_temp_assets_cleaned_total',
+  help: 'Temporary generated assets deleted from their store after TEMP_ASSET_TTL, never promoted.',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
+/** Job counts by state, read from BullMQ when /metrics is scraped. */
+export interface QueueCounts {
+  name: string;
+  getJobCounts(...states: string[]): Promise<Record<string, number>>;
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'] as const;
+
+/**
+ * Reports these queues' depths on every scrape. Each replica reports the same numbers (they come from
+ * Redis): aggregate with max, not sum.
+ */
+export function observeQueues(queues: QueueCounts[]): void {
+  registry.removeSingleMetric('mediaflow_queue_jobs');
+  new Gauge({
+    name: 'mediaflow_queue_jobs',
+    help: 'Jobs in each BullMQ queue by state, as Redis holds them at scrape time.',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of queues) {
+        const counts = await queue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+      }
+    },
+  });
+}
