@@ -1,5 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, ENV_VARIABLES, loadConfig } from './config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -87,5 +88,17 @@ describe('loadConfig', () => {
   it('parses durations', () => {
     expect(loadConfig({ TEMP_ASSET_TTL: '90m' }).tempAssetTtlMs).toBe(90 * 60_000);
     expect(loadConfig({ TEMP_ASSET_TTL: '3600s' }).tempAssetTtlMs).toBe(3_600_000);
+  });
+});
+
+describe('the configuration table in README.md', () => {
+  it('lists every variable the services read, and no other', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    );
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)`/gm)].map((match) => match[1]);
+    expect(documented.sort()).toEqual([...ENV_VARIABLES].sort());
   });
 });
