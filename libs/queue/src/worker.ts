@@ -47,7 +47,12 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
     const attempt = job.attemptsMade + 1;
     const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
-    if (!(await recorder.markActive(ref))) {
+    const runnable = await recorder.markActive(ref).catch((error: unknown) => {
+      // PostgreSQL is away: BullMQ runs the attempt again after its backoff.
+      log.warn({ err: error }, 'could not record the job as started; it will be retried');
+      throw error;
+    });
+    if (!runnable) {
       // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has ended: no work to do.
       throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
     }
@@ -63,12 +68,13 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       const failure = describeFailure(error);
       const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
       stopTimer({ outcome: final ? 'failed' : 'retry' });
+      // Logged before it is recorded: recording needs PostgreSQL, which may be what failed.
       if (final) {
-        await recorder.markFailed(ref, failure);
         log.error({ err: error, code: failure.code }, 'job failed');
+        await recorder.markFailed(ref, failure);
       } else {
-        await recorder.markRetrying(ref, failure);
         log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
+        await recorder.markRetrying(ref, failure);
       }
       if (!failure.retryable && !(error instanceof UnrecoverableError)) {
         throw Object.assign(new UnrecoverableError(failure.message), { cause: error });

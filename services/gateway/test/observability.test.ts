@@ -40,7 +40,7 @@ function sample(page: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-describe('one submission across processes: request id, trace and worker metrics', () => {
+describe('workers as processes: request ids, traces, worker metrics, polling', () => {
   let collector: FakeOtlpCollector;
   let stopTracing: () => Promise<void>;
   let stack: Stack;
@@ -114,9 +114,44 @@ describe('one submission across processes: request id, trace and worker metrics'
       for (const line of lines) expect(JSON.parse(line)).toMatchObject({ requestId: 'req-observed-1' });
     }
   }, 60_000);
+
+  it('GET /api/jobs/:id: an ETag, 304 while nothing changed, Retry-After while the job runs', async () => {
+    // No generator runs yet: the job stays queued until one is started.
+    const jobId = await generate(stack);
+    const first = await stack.request('GET', `/api/jobs/${jobId}`);
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]+"$/);
+    expect(first.headers.get('retry-after')).toBe('2');
+
+    const unchanged = await stack.request('GET', `/api/jobs/${jobId}`, { headers: { 'if-none-match': etag ?? '' } });
+    expect(unchanged.status).toBe(304);
+    expect(await unchanged.text()).toBe('');
+    expect(unchanged.headers.get('etag')).toBe(etag);
+
+    const generator = spawnService('generator', stack.env);
+    try {
+      expect((await stack.waitForJob(jobId, 'user-1', 30_000)).status).toBe('completed');
+    } finally {
+      generator.child.kill('SIGTERM');
+      await generator.exited;
+    }
+    const changed = await stack.request('GET', `/api/jobs/${jobId}`, { headers: { 'if-none-match': etag ?? '' } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    expect(changed.headers.get('retry-after')).toBeNull();
+    expect(((await changed.json()) as { status: string }).status).toBe('completed');
+
+    // Another user's job is still not found, ETag or not.
+    const stranger = await stack.request('GET', `/api/jobs/${jobId}`, {
+      user: 'user-2',
+      headers: { 'if-none-match': changed.headers.get('etag') ?? '' },
+    });
+    expect(stranger.status).toBe(404);
+  }, 60_000);
 });
 
-describe('gateway metrics and cheap polling', () => {
+describe('gateway metrics', () => {
   let stack: Stack;
 
   beforeAll(async () => {
@@ -150,36 +185,6 @@ describe('gateway metrics and cheap polling', () => {
     expect(grew('mediaflow_job_duration_seconds_count{kind="generate-image",outcome="completed"}')).toBe(1);
     expect(grew('mediaflow_provider_calls_total{provider="local",operation="generate",outcome="ok"}')).toBe(1);
     expect(grew('mediaflow_provider_calls_total{provider="local",operation="upload",outcome="ok"}')).toBe(1);
-  });
-
-  it('GET /api/jobs/:id: an ETag, 304 while nothing changed, Retry-After while the job runs', async () => {
-    await stack.pauseWorkers();
-    const jobId = await generate(stack);
-    const first = await stack.request('GET', `/api/jobs/${jobId}`);
-    expect(first.status).toBe(200);
-    const etag = first.headers.get('etag');
-    expect(etag).toMatch(/^"[\w-]+"$/);
-    expect(first.headers.get('retry-after')).toBe('2');
-
-    const unchanged = await stack.request('GET', `/api/jobs/${jobId}`, { headers: { 'if-none-match': etag ?? '' } });
-    expect(unchanged.status).toBe(304);
-    expect(await unchanged.text()).toBe('');
-    expect(unchanged.headers.get('etag')).toBe(etag);
-
-    stack.resumeWorkers();
-    expect((await stack.waitForJob(jobId, 'user-1')).status).toBe('completed');
-    const changed = await stack.request('GET', `/api/jobs/${jobId}`, { headers: { 'if-none-match': etag ?? '' } });
-    expect(changed.status).toBe(200);
-    expect(changed.headers.get('etag')).not.toBe(etag);
-    expect(changed.headers.get('retry-after')).toBeNull();
-    expect(((await changed.json()) as { status: string }).status).toBe('completed');
-
-    // Another user's job is still not found, ETag or not.
-    const stranger = await stack.request('GET', `/api/jobs/${jobId}`, {
-      user: 'user-2',
-      headers: { 'if-none-match': changed.headers.get('etag') ?? '' },
-    });
-    expect(stranger.status).toBe(404);
   });
 });
 
