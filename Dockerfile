@@ -1,31 +1,27 @@
-# One image for every service; SERVICE picks which one runs (gateway, generator, storage, persistence).
+# syntax=docker/dockerfile:1.20
+# One image for every service. Its default command runs the gateway; docker-compose.yml and infra/k8s run
+# each worker with its own command (node services/<name>/src/main.ts).
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build step.
+
 FROM node:24-slim AS deps
 WORKDIR /app
+# Only the manifests, so the install layer is rebuilt only when dependencies change. The globs (COPY
+# --parents needs the syntax line above) pick up every workspace, new ones included.
 COPY package.json package-lock.json ./
-COPY libs/config/package.json libs/config/
-COPY libs/db/package.json libs/db/
-COPY libs/logger/package.json libs/logger/
-COPY libs/providers/package.json libs/providers/
-COPY libs/queue/package.json libs/queue/
-COPY libs/testing/package.json libs/testing/
-COPY services/gateway/package.json services/gateway/
-COPY services/generator/package.json services/generator/
-COPY services/storage/package.json services/storage/
-COPY services/persistence/package.json services/persistence/
-COPY scripts/package.json scripts/
+COPY --parents libs/*/package.json services/*/package.json scripts/package.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:24-slim
-ENV NODE_ENV=production
+# MEDIA_DIR is the local disk store's folder, made below; a named volume mounted there inherits its owner.
+ENV NODE_ENV=production MEDIA_DIR=/data/media
 WORKDIR /app
-COPY --from=deps /app/node_modules node_modules
-COPY package.json ./
+# node_modules with the workspace manifests it links to (and any node_modules a workspace has of its own).
+COPY --from=deps /app ./
 COPY libs libs
 COPY services services
 COPY scripts scripts
-# The local disk store's folder; a named volume mounted here inherits this owner.
 RUN mkdir -p /data/media && chown node:node /data/media
 USER node
-ENV SERVICE=gateway
-CMD ["sh", "-c", "exec node services/$SERVICE/src/main.ts"]
+# No HEALTHCHECK: the gateway and the workers answer on different ports (see docker-compose.yml).
+EXPOSE 3000
+CMD ["node", "services/gateway/src/main.ts"]

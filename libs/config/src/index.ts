@@ -1,1 +1,1 @@
-export { type Config, ConfigError, loadConfig, loadConfigOrExit } from './config.ts';
+export { type Config, ConfigError, ENV_VARIABLES, type EnvVariable, loadConfig, loadConfigOrExit } from './config.ts';
