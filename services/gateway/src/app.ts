@@ -20,6 +20,8 @@ import { errorHandler, notFoundHandler } from './errors.ts';
 import { createIdempotencyHooks } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { observability } from './observability.ts';
+import { registerApiDocs } from './openapi.ts';
+import { QUEUE_BOARD_PATH, queueBoard } from './queue-board.ts';
 import { createRateLimitHook } from './rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
@@ -77,6 +79,8 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
   fastify.setNotFoundHandler(notFoundHandler);
   // The API speaks JSON and multipart only; anything else is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain');
+  // Before every route, so that the docs see them all.
+  await registerApiDocs(fastify, limits);
   await fastify.register(observability, { queues: QUEUE_NAMES.map((name) => deps.producer.queue(name)) });
   await fastify.register(healthRoutes, { db: deps.db, redis: deps.redis });
 
@@ -89,6 +93,11 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
       dotfiles: 'deny',
     });
   }
+  await fastify.register(queueBoard, {
+    prefix: QUEUE_BOARD_PATH,
+    auth: { ...deps.config.jwt, users },
+    producer: deps.producer,
+  });
 
   await fastify.register(
     async (api) => {

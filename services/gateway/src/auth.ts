@@ -41,6 +41,8 @@ export function createAuthHook(options: AuthOptions) {
   const secret = options.secret === undefined ? undefined : new TextEncoder().encode(options.secret);
   const jwks = options.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(options.jwksUrl));
   const claims: JWTVerifyOptions = {
+    // A token that never expires is refused: a leaked one would work forever.
+    requiredClaims: ['exp', 'sub'],
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
   };

@@ -66,7 +66,8 @@ export const observability = fp<{ queues: QueueCounts[] }>(async (app, options) 
         schema: {
           summary: 'Prometheus metrics: HTTP requests, queue depths, process',
           tags: ['ops'],
-          response: { 200: Type.String() },
+          produces: ['text/plain'],
+          response: { 200: Type.String({ description: 'Prometheus text exposition format' }) },
         },
       },
       async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),

@@ -6,11 +6,23 @@ export const AspectRatioSchema = Type.Union(
   { description: `One of ${ASPECT_RATIOS.join(', ')}.` },
 );
 
-export const JobAccepted = Type.Object({
-  jobId: Type.String({ format: 'uuid' }),
-  status: Type.Literal('queued'),
-  statusUrl: Type.String({ description: 'Poll this with GET until status is completed or failed.' }),
-});
+export const JobAccepted = Type.Object(
+  {
+    jobId: Type.String({ format: 'uuid' }),
+    status: Type.Literal('queued'),
+    statusUrl: Type.String({ description: 'Poll this with GET until status is completed or failed.' }),
+  },
+  {
+    description: 'Accepted and queued: nothing more to send.',
+    examples: [
+      {
+        jobId: '0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11',
+        status: 'queued',
+        statusUrl: '/api/jobs/0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11',
+      },
+    ],
+  },
+);
 
 const JobStatus = Type.Union([
   Type.Literal('queued'),
@@ -25,31 +37,52 @@ const JobError = Type.Object({
   retryable: Type.Boolean({ description: 'True while the job will be tried again.' }),
 });
 
-export const JobStatusResponse = Type.Object({
-  jobId: Type.String({ format: 'uuid' }),
-  kind: Type.String({ description: 'The job kind, e.g. generate-image.' }),
-  status: JobStatus,
-  attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
-  result: Type.Optional(
-    Type.Record(Type.String(), Type.Unknown(), {
-      description: "The job's result once completed; its shape depends on the kind.",
-    }),
-  ),
-  error: Type.Optional(JobError),
-  steps: Type.Optional(
-    Type.Array(
-      Type.Object({
-        step: Type.Integer(),
-        kind: Type.String({ description: 'promote-media, persist-post, persist-blog' }),
-        label: Type.String({ description: 'What the step works on, e.g. media[2] clip.mp4.' }),
-        state: JobStatus,
-        attempts: Type.Integer({ minimum: 0 }),
-        error: Type.Optional(JobError),
+export const JobStatusResponse = Type.Object(
+  {
+    jobId: Type.String({ format: 'uuid' }),
+    kind: Type.String({ description: 'The job kind, e.g. generate-image.' }),
+    status: JobStatus,
+    attempts: Type.Integer({ minimum: 0, description: 'Attempts started so far.' }),
+    result: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: "The job's result once completed; its shape depends on the kind.",
       }),
-      { description: "A submission's chain: each media item's promotion, then the write." },
     ),
-  ),
-});
+    error: Type.Optional(JobError),
+    steps: Type.Optional(
+      Type.Array(
+        Type.Object({
+          step: Type.Integer(),
+          kind: Type.String({ description: 'promote-media, persist-post, persist-blog' }),
+          label: Type.String({ description: 'What the step works on, e.g. media[2] clip.mp4.' }),
+          state: JobStatus,
+          attempts: Type.Integer({ minimum: 0 }),
+          error: Type.Optional(JobError),
+        }),
+        { description: "A submission's chain: each media item's promotion, then the write." },
+      ),
+    ),
+  },
+  {
+    examples: [
+      {
+        jobId: '0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11',
+        kind: 'generate-image',
+        status: 'completed',
+        attempts: 1,
+        result: {
+          assetId: '5d0f4c8e-8f1e-4a51-9d2b-7f3c2b1a6e90',
+          url: 'https://res.cloudinary.com/demo/image/upload/ai-generated-images/ai-generated-0b8e7e53.jpg',
+          provider: 'cloudinary',
+          width: 1024,
+          height: 1024,
+          aspectRatio: '1:1',
+          format: 'jpg',
+        },
+      },
+    ],
+  },
+);
 
 /**
  * Text a person typed, to be stored: any Unicode but NUL, which PostgreSQL cannot keep in a text column

@@ -60,6 +60,20 @@ describe('access: RS256 through JWKS, issuer and audience', () => {
     expect(await status(await rs256({ key: otherKey }))).toBe(401);
   });
 
+  it('refuses a token with no expiry', async () => {
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setSubject('dave')
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .sign(privateKey);
+    const response = await stack.request('GET', '/api/brands', { token });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({
+      error: { code: 'unauthorized', message: expect.stringContaining('"exp"') },
+    });
+  });
+
   it('refuses an HS256 token without the configured issuer and audience', async () => {
     expect(await status(await signToken('carol'))).toBe(401);
   });

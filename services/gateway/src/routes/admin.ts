@@ -37,6 +37,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
     {
       schema: {
         summary: "A queue's failed jobs, newest first, with their reasons",
+        description: 'Admin role only. At most 200.',
+        tags: ['admin'],
         querystring: QueueQuery,
         response: { 200: Type.Object({ items: Type.Array(FailedJob) }), ...errorResponses(400, 401, 403) },
       },
@@ -62,6 +64,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
     {
       schema: {
         summary: 'Run a failed job (or submission) again',
+        description: 'Admin role only. Queues the job again from its plan in PostgreSQL; 409 unless it has failed.',
+        tags: ['admin'],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: {
           202: Type.Object({ jobId: Type.String(), status: Type.Literal('queued') }),
@@ -83,6 +87,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
     {
       schema: {
         summary: 'Run every failed job of a queue again',
+        description: 'Admin role only. Answers with the ids of the jobs queued again.',
+        tags: ['admin'],
         querystring: QueueQuery,
         response: { 202: Type.Object({ retried: Type.Array(Type.String()) }), ...errorResponses(400, 401, 403) },
       },

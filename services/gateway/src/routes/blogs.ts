@@ -60,6 +60,9 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
     {
       schema: {
         summary: 'Submit a blog with a banner and a featured image',
+        description:
+          'The banner and the featured image are optional, each sent as a file (`banner`, `featured`) or as one of your generated assets (`bannerAssetId`, `featuredAssetId`), not both. Answers 202 once the files are in temporary storage; workers then move them to their permanent folders and write the blog (poll `statusUrl`).',
+        tags: ['blogs'],
         consumes: ['multipart/form-data'],
         body: BlogForm,
         response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
@@ -159,6 +162,8 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
     {
       schema: {
         summary: 'One of your blogs',
+        description: 'Blogs are visible to their author only; anyone else gets 404.',
+        tags: ['blogs'],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: { 200: Blog, ...errorResponses(400, 401, 404) },
       },
@@ -176,6 +181,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
     {
       schema: {
         summary: 'Your blogs, newest first',
+        tags: ['blogs'],
         querystring: Type.Object(
           {
             ...PageQuery,

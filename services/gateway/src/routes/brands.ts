@@ -13,8 +13,12 @@ export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository 
     {
       schema: {
         summary: 'Create a brand; you become its first member',
-        body: Type.Object({ name: Text({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
-        response: { 201: Brand, ...errorResponses(400, 401, 415) },
+        tags: ['brands'],
+        body: Type.Object(
+          { name: Text({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false, examples: [{ name: 'Harbour Coffee' }] },
+        ),
+        response: { 201: Brand, ...errorResponses(400, 401, 413, 415) },
       },
     },
     async (request, reply) => {
@@ -29,6 +33,7 @@ export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository 
     {
       schema: {
         summary: 'The brands you are a member of',
+        tags: ['brands'],
         response: { 200: Type.Object({ items: Type.Array(Brand) }), ...errorResponses(401) },
       },
     },

@@ -23,7 +23,7 @@ const GenerateImageBody = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ prompt: 'a lighthouse on a cliff at dusk', aspectRatio: '16:9' }] },
 );
 
 export interface GenerateImageRouteOptions {
@@ -48,6 +48,9 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
     {
       schema: {
         summary: 'Generate an image from a prompt',
+        description:
+          'Send `multipart/form-data` to include a reference image, or `application/json`. Answers 202 at once; a generator worker draws the image and stores it, and `statusUrl` then shows the result: `{assetId, url, provider, width, height, aspectRatio, format: "jpg"}`. Each user may have at most MAX_GENERATIONS_IN_FLIGHT generations queued or running (429 beyond that).',
+        tags: ['images'],
         consumes: ['multipart/form-data', 'application/json'],
         body: GenerateImageBody,
         response: { 202: JobAccepted, ...errorResponses(400, 401, 413, 415, 422, 429, 503) },

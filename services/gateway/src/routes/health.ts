@@ -14,7 +14,7 @@ const Readiness = Type.Object({
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> = async (app, options) => {
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { summary: 'Liveness', tags: ['ops'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({
       status: 'ok' as const,
     }),
@@ -22,18 +22,22 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db; redis: Redis }> =
 
   app.get(
     '/readyz',
-    { schema: { summary: 'Readiness: Redis and PostgreSQL reachable', response: { 200: Readiness, 503: Readiness } } },
+    {
+      schema: {
+        summary: 'Readiness: Redis and PostgreSQL reachable',
+        tags: ['ops'],
+        response: { 200: Readiness, 503: Readiness },
+      },
+    },
     async (_request, reply) => {
       const { ready, checks } = await checkReadiness({
         redis: () => options.redis.ping(),
         postgres: () => pingDatabase(options.db),
       });
-      return reply
-        .code(ready ? 200 : 503)
-        .send({
-          status: ready ? 'ready' : 'unavailable',
-          checks: { redis: checks.redis ?? 'down', postgres: checks.postgres ?? 'down' },
-        });
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ready' : 'unavailable',
+        checks: { redis: checks.redis ?? 'down', postgres: checks.postgres ?? 'down' },
+      });
     },
   );
 };

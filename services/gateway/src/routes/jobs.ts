@@ -19,6 +19,9 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
     {
       schema: {
         summary: "Poll a job's status",
+        description:
+          "Poll until `status` is `completed` (with `result`) or `failed` (with `error`). A submission's answer lists its steps. Another user's job is 404. Every answer carries an `ETag`: send it back as `If-None-Match` and the answer is 304 with no body while nothing changed; while the job is queued or running, `Retry-After` says how many seconds to wait before the next poll.",
+        tags: ['jobs'],
         params: Type.Object({ jobId: Type.String({ format: 'uuid' }) }),
         headers: Type.Object({
           'if-none-match': Type.Optional(
@@ -59,7 +62,8 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
       const etag = `"${createHash('sha1').update(JSON.stringify(body)).digest('base64url')}"`;
       reply.header('etag', etag).header('cache-control', 'private, no-cache');
       if (job.status === 'queued' || job.status === 'active') reply.header('retry-after', String(POLL_AFTER_S));
-      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag)) return reply.code(304).send(null);
+      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))
+        return reply.code(304).send(null);
       return body;
     },
   );

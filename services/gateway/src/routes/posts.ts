@@ -83,6 +83,9 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
     {
       schema: {
         summary: 'Submit a social post with images and videos',
+        description:
+          'A post has 1 to 10 media items: files in `media` and ids of your generated assets in `assetId` (repeat either field), kept in the order they come. You must be a member of the brand. Answers 202 once the files are in temporary storage; workers then move them to their permanent folder and write the post (poll `statusUrl`).',
+        tags: ['posts'],
         consumes: ['multipart/form-data'],
         body: PostForm,
         response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
@@ -173,6 +176,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
     {
       schema: {
         summary: 'A post with its media, in order',
+        description: "Posts are visible to their brand's members; anyone else gets 404.",
+        tags: ['posts'],
         params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
         response: { 200: Post, ...errorResponses(400, 401, 404) },
       },
@@ -191,6 +196,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
     {
       schema: {
         summary: "A brand's posts, newest first",
+        tags: ['posts'],
         querystring: Type.Object(
           {
             brandId: Type.String({ format: 'uuid' }),
