@@ -38,11 +38,12 @@ let failed = false;
 
 for (const [index, service] of SERVICES.entries()) {
   // Own process group: a terminal's Ctrl-C reaches only this launcher, which passes one SIGTERM on.
-  // The environment passes through as is, except that on one machine each worker needs its own
-  // metrics port: METRICS_PORT, METRICS_PORT + 1, … (the gateway serves /metrics on PORT).
+  // On one machine each worker needs its own metrics port: METRICS_PORT, METRICS_PORT + 1, … (the
+  // gateway serves /metrics on PORT).
   const child = spawn(process.execPath, [path.join(root, 'services', service, 'src', 'main.ts')], {
     stdio: 'inherit',
     detached: true,
+    // biome-ignore lint/style/noProcessEnv: the services read the same environment as this launcher
     env: { ...process.env, METRICS_PORT: String(config.metricsPort + Math.max(0, index - 1)) },
   });
   children.set(service, child);
