@@ -5,7 +5,14 @@ export { type Brand, BrandsRepository } from './repositories/brands.ts';
 export { type Cursor, decodeCursor, encodeCursor } from './repositories/cursor.ts';
 export { GeneratedAssetsRepository } from './repositories/generated-assets.ts';
 export { type IdempotencyClaim, IdempotencyKeysRepository } from './repositories/idempotency-keys.ts';
-export { type JobInput, type JobRef, JobsRepository, type NewJobStep } from './repositories/jobs.ts';
+export {
+  type IdempotentAnswer,
+  type JobInput,
+  type JobRef,
+  type JobStepView,
+  JobsRepository,
+  type NewJobStep,
+} from './repositories/jobs.ts';
 export { type NewMedia, type NewPost, PostsRepository, type PostWithMedia } from './repositories/posts.ts';
 export { UsersRepository } from './repositories/users.ts';
 export type * from './schema.ts';

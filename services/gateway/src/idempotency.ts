@@ -6,8 +6,18 @@ import { HttpError } from './errors.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     /** The Idempotency-Key this request claimed; its answer is recorded under it. */
-    idempotencyKey?: string;
+    idempotency?: ClaimedKey;
   }
+}
+
+/**
+ * A claimed key. `answered` is set by whoever has already stored the answer with the work's own
+ * commit (a submission does, with its job row), so that it is not written a second time.
+ */
+export interface ClaimedKey {
+  userId: string;
+  key: string;
+  answered: boolean;
 }
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
@@ -27,7 +37,7 @@ export function createIdempotencyHooks(keys: IdempotencyKeysRepository) {
     const claim = await keys.claim(request.userId, key, requestHash(request));
     switch (claim.kind) {
       case 'claimed':
-        request.idempotencyKey = key;
+        request.idempotency = { userId: request.userId, key, answered: false };
         return undefined;
       case 'replay':
         return reply.code(claim.status).header('idempotent-replayed', 'true').send(claim.response);
@@ -50,12 +60,12 @@ export function createIdempotencyHooks(keys: IdempotencyKeysRepository) {
   }
 
   async function record(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-    const key = request.idempotencyKey;
-    if (key === undefined) return payload;
+    const claimed = request.idempotency;
+    if (claimed === undefined || claimed.answered) return payload;
     if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
-      await keys.complete(request.userId, key, reply.statusCode, JSON.parse(payload));
+      await keys.complete(claimed.userId, claimed.key, reply.statusCode, JSON.parse(payload));
     } else {
-      await keys.release(request.userId, key);
+      await keys.release(claimed.userId, claimed.key);
     }
     return payload;
   }

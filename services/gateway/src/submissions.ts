@@ -9,8 +9,10 @@ import {
   type JobProducer,
   type JobRequest,
 } from '@mediaflow/queue';
-import type { FastifyBaseLogger } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.ts';
+import type { ClaimedKey } from './idempotency.ts';
+import { jobContext } from './observability.ts';
 
 /** Queueing waits this long for Redis before the client hears 503. */
 const ENQUEUE_TIMEOUT_MS = 5_000;
@@ -20,6 +22,16 @@ export interface Accepted {
   jobId: string;
   status: 'queued';
   statusUrl: string;
+}
+
+/** Where a submission comes from: the request's context for the workers, and its Idempotency-Key. */
+export interface Origin {
+  context: JobContext;
+  idempotency: ClaimedKey | undefined;
+}
+
+export function originOf(request: FastifyRequest): Origin {
+  return { context: jobContext(request), idempotency: request.idempotency };
 }
 
 /**
@@ -44,11 +56,12 @@ export class Submissions {
     ownerId: string,
     payload: Omit<JobPayload<N>, 'jobId'>,
     inputs: JobInput[],
-    context: JobContext,
+    origin: Origin,
   ): Promise<Accepted> {
     const jobId = randomUUID();
     const last = { name, payload: { ...payload, jobId } } as JobRequest;
-    return this.accept({ jobId, kind: name, ownerId, plan: { last, context }, inputs, steps: [] });
+    const plan = { last, context: origin.context };
+    return this.accept({ jobId, kind: name, ownerId, plan, inputs, steps: [] }, origin.idempotency);
   }
 
   /** A chain (a submission): `last` runs once every one of `first` has completed; one step row each. */
@@ -58,38 +71,49 @@ export class Submissions {
     summary: unknown;
     steps: NewJobStep[];
     build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
-    context: JobContext;
+    origin: Origin;
   }): Promise<Accepted> {
     const jobId = randomUUID();
-    const plan: JobPlan = { ...input.build(jobId), summary: input.summary, context: input.context };
-    return this.accept({ jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps: input.steps });
+    const plan: JobPlan = { ...input.build(jobId), summary: input.summary, context: input.origin.context };
+    return this.accept(
+      { jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps: input.steps },
+      input.origin.idempotency,
+    );
   }
 
-  private async accept(job: {
-    jobId: string;
-    kind: string;
-    ownerId: string;
-    plan: JobPlan;
-    inputs: JobInput[];
-    steps: NewJobStep[];
-  }): Promise<Accepted> {
+  private async accept(
+    job: {
+      jobId: string;
+      kind: string;
+      ownerId: string;
+      plan: JobPlan;
+      inputs: JobInput[];
+      steps: NewJobStep[];
+    },
+    idempotency: ClaimedKey | undefined,
+  ): Promise<Accepted> {
+    const accepted: Accepted = { jobId: job.jobId, status: 'queued', statusUrl: `/api/jobs/${job.jobId}` };
+    // The answer goes under the Idempotency-Key in the job's own commit: one write to wait for, not two.
+    const answer = idempotency && { userId: idempotency.userId, key: idempotency.key, status: 202, response: accepted };
     await this.jobs.create(
       { id: job.jobId, kind: job.kind, ownerId: job.ownerId, payload: job.plan },
       job.inputs,
       job.steps,
+      answer,
     );
     try {
       await withTimeout(enqueuePlan(this.producer, job.plan), ENQUEUE_TIMEOUT_MS);
     } catch (error) {
       this.logger.error({ err: error, jobId: job.jobId }, 'could not queue an accepted job; rolling it back');
-      await this.jobs.delete(job.jobId);
+      await this.jobs.delete(job.jobId, answer);
       throw new HttpError(
         503,
         'service_unavailable',
         'the job queue is unavailable; nothing was saved, try again shortly',
       );
     }
-    return { jobId: job.jobId, status: 'queued', statusUrl: `/api/jobs/${job.jobId}` };
+    if (idempotency) idempotency.answered = true;
+    return accepted;
   }
 }
 

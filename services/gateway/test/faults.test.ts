@@ -124,7 +124,12 @@ describe('Redis outages (a redis-server of this suite, on a spare port)', () => 
     try {
       const brandId = await createBrand(stack);
       await redis.kill();
-      const refused = await stack.request('POST', '/api/ai-agent/generate-image', { json: { prompt: 'nobody home' } });
+      const submit = () =>
+        stack.request('POST', '/api/ai-agent/generate-image', {
+          json: { prompt: 'nobody home' },
+          headers: { 'idempotency-key': 'redis-down-1' },
+        });
+      const refused = await submit();
       expect(refused.status).toBe(503);
       const rows = await stack.database.db.selectFrom('jobs').select('id').execute();
       outcomes.push({
@@ -135,6 +140,17 @@ describe('Redis outages (a redis-server of this suite, on a spare port)', () => 
       });
       expect(rows).toEqual([]);
       await redis.start();
+      for (let i = 0; i < 100 && stack.redis.producer.status !== 'ready'; i++)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      // The refusal kept nothing under its Idempotency-Key: the same request now does the work, once.
+      const retried = await submit();
+      expect(retried.status).toBe(202);
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      const accepted = (await retried.json()) as { jobId: string };
+      const replayed = await submit();
+      expect(await replayed.json()).toEqual(accepted);
+      expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+      expect((await stack.waitForJob(accepted.jobId, 'user-1')).status).toBe('completed');
       await stack.pauseWorkers();
       const jobId = await post(stack, brandId);
       await redis.kill();

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../client.ts';
 
 export type IdempotencyClaim =
@@ -22,13 +23,16 @@ export class IdempotencyKeysRepository {
   }
 
   async claim(userId: string, key: string, requestHash: string): Promise<IdempotencyClaim> {
-    const inserted = await this.db
-      .insertInto('idempotency_keys')
-      .values({ userId, key, requestHash, status: null, response: null })
-      .onConflict((oc) => oc.columns(['userId', 'key']).doNothing())
-      .returning('key')
-      .executeTakeFirst();
-    if (inserted) return { kind: 'claimed' };
+    // Committed without waiting for the disk: the job this claim guards is written after it with a
+    // durable commit, which makes the claim durable too (the log is written in order); a claim lost to a
+    // crash before that guarded nothing. One round trip: the setting applies to this statement's commit.
+    const { rows } = await sql<{ key: string }>`
+      with no_flush as (select set_config('synchronous_commit', 'off', true))
+      insert into idempotency_keys ("userId", "key", "requestHash")
+      select ${userId}, ${key}, ${requestHash} from no_flush
+      on conflict ("userId", "key") do nothing
+      returning "key"`.execute(this.db);
+    if (rows.length > 0) return { kind: 'claimed' };
 
     const existing = await this.db
       .selectFrom('idempotency_keys')

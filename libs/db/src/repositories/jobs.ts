@@ -1,3 +1,4 @@
+import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Db } from '../client.ts';
 import type { JobErrorRecord, JobRow, JobStepRow } from '../schema.ts';
 
@@ -20,6 +21,17 @@ export interface NewJobStep {
   label: string;
 }
 
+/** A step as a poll shows it. */
+export type JobStepView = Pick<JobStepRow, 'step' | 'kind' | 'label' | 'state' | 'attempts' | 'error'>;
+
+/** The answer to the request that created a job, kept under its Idempotency-Key in the same commit. */
+export interface IdempotentAnswer {
+  userId: string;
+  key: string;
+  status: number;
+  response: unknown;
+}
+
 /**
  * PostgreSQL, not Redis, is the record of what was accepted and how it ended: a job row is
  * written before the client hears 202 and follows the job through every attempt.
@@ -34,6 +46,7 @@ export class JobsRepository {
     job: { id?: string; kind: string; ownerId: string; payload: unknown },
     inputs: JobInput[] = [],
     steps: NewJobStep[] = [],
+    answer?: IdempotentAnswer,
   ): Promise<string> {
     return this.db.transaction().execute(async (trx) => {
       const { id } = await trx
@@ -58,13 +71,33 @@ export class JobsRepository {
           .values(steps.map((step) => ({ jobId: id, ...step })))
           .execute();
       }
+      if (answer) {
+        await trx
+          .updateTable('idempotency_keys')
+          .set({ status: answer.status, response: JSON.stringify(answer.response) })
+          .where('userId', '=', answer.userId)
+          .where('key', '=', answer.key)
+          .execute();
+      }
       return id;
     });
   }
 
-  /** Undoes `create` when the job could not be queued: the client is told so and nothing stays half-written. */
-  async delete(id: string): Promise<void> {
-    await this.db.deleteFrom('jobs').where('id', '=', id).execute();
+  /**
+   * Undoes `create` when the job could not be queued: the client is told so and nothing stays
+   * half-written, the answer kept under its Idempotency-Key included (a retry with it does the work).
+   */
+  async delete(id: string, answered?: Pick<IdempotentAnswer, 'userId' | 'key'>): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('jobs').where('id', '=', id).execute();
+      if (answered) {
+        await trx
+          .deleteFrom('idempotency_keys')
+          .where('userId', '=', answered.userId)
+          .where('key', '=', answered.key)
+          .execute();
+      }
+    });
   }
 
   async findById(id: string): Promise<JobRow | undefined> {
@@ -101,12 +134,22 @@ export class JobsRepository {
     });
   }
 
-  async findForOwner(id: string, ownerId: string): Promise<JobRow | undefined> {
+  /** A user's job with its steps in order, in one query: every poll reads it. */
+  async findForOwner(id: string, ownerId: string): Promise<(JobRow & { steps: JobStepView[] }) | undefined> {
     return this.db
       .selectFrom('jobs')
-      .selectAll()
-      .where('id', '=', id)
-      .where('ownerId', '=', ownerId)
+      .selectAll('jobs')
+      .select((eb) =>
+        jsonArrayFrom(
+          eb
+            .selectFrom('job_steps')
+            .select(['step', 'kind', 'label', 'state', 'attempts', 'error'])
+            .whereRef('job_steps.jobId', '=', 'jobs.id')
+            .orderBy('step'),
+        ).as('steps'),
+      )
+      .where('jobs.id', '=', id)
+      .where('jobs.ownerId', '=', ownerId)
       .executeTakeFirst();
   }
 
@@ -129,10 +172,6 @@ export class JobsRepository {
       .where('jobId', '=', jobId)
       .where('name', '=', name)
       .executeTakeFirst();
-  }
-
-  async findSteps(jobId: string): Promise<JobStepRow[]> {
-    return this.db.selectFrom('job_steps').selectAll().where('jobId', '=', jobId).orderBy('step').execute();
   }
 
   /** Results of the completed steps, by step number. */

@@ -5,9 +5,8 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { jobContext } from '../observability.ts';
 import { FileField, IMAGE_TYPES, JobAccepted, Text } from '../schemas.ts';
-import type { Submissions } from '../submissions.ts';
+import { originOf, type Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
 import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
 
@@ -109,7 +108,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
         const accepted = await options.submissions.submitChain({
           kind: 'submit-blog',
           ownerId: request.userId,
-          context: jobContext(request),
+          origin: originOf(request),
           summary: { title, images: images.map((image) => `${image.role}: ${image.item.label}`) },
           steps: [
             ...images.map((image, step) => ({

@@ -6,9 +6,8 @@ import { inspectImage } from '@mediaflow/providers';
 import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
-import { jobContext } from '../observability.ts';
 import { AspectRatioSchema, FileField, JobAccepted, Text } from '../schemas.ts';
-import type { Submissions } from '../submissions.ts';
+import { originOf, type Submissions } from '../submissions.ts';
 
 export const PROMPT_MAX_LENGTH = 2000;
 
@@ -106,7 +105,7 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
         request.userId,
         { ownerId: request.userId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0 },
         inputs,
-        jobContext(request),
+        originOf(request),
       );
       return reply.code(202).send(accepted);
     },

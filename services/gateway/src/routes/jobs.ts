@@ -38,7 +38,7 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
     async (request, reply) => {
       const job = await options.jobs.findForOwner(request.params.jobId, request.userId);
       if (!job) throw new HttpError(404, 'not_found', `no job ${request.params.jobId}`);
-      const steps = await options.jobs.findSteps(job.id);
+      const { steps } = job;
       const body = {
         jobId: job.id,
         kind: job.kind,

@@ -5,9 +5,8 @@ import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { jobContext } from '../observability.ts';
 import { FileField, IMAGE_TYPES, JobAccepted, Text, VIDEO_TYPES } from '../schemas.ts';
-import type { Submissions } from '../submissions.ts';
+import { originOf, type Submissions } from '../submissions.ts';
 import { type FormLimits, readForm } from '../uploads.ts';
 import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
 
@@ -128,7 +127,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         const accepted = await options.submissions.submitChain({
           kind: 'submit-post',
           ownerId: request.userId,
-          context: jobContext(request),
+          origin: originOf(request),
           summary: { brandId, caption, scheduledAt: scheduledAt ?? null, media: items.map((item) => item.label) },
           steps: [
             ...items.map((item, step) => ({ step, kind: 'promote-media', label: `media[${step}] ${item.label}` })),
