@@ -20,6 +20,8 @@ export interface Config {
   publicUrl: string;
   databaseUrl: string;
   redisUrl: string;
+  /** REDIS_URL is one node of a Redis Cluster. */
+  redisCluster: boolean;
   queuePrefix: string;
   jwt: {
     /** HS256 secret; undefined when only JWKS (RS256) tokens are accepted. */
@@ -91,6 +93,7 @@ export const ENV_VARIABLES = [
   'PUBLIC_URL',
   'DATABASE_URL',
   'REDIS_URL',
+  'REDIS_CLUSTER',
   'QUEUE_PREFIX',
   'JWT_SECRET',
   'JWT_JWKS_URL',
@@ -206,6 +209,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl:
       url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/mediaflow', ['postgres:', 'postgresql:']) ?? '',
     redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? '',
+    redisCluster: oneOf('REDIS_CLUSTER', ['true', 'false'], 'false') === 'true',
     queuePrefix: read('QUEUE_PREFIX') ?? '{mediaflow}',
     jwt: {
       secret: useDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : jwtSecret,

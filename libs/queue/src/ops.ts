@@ -1,6 +1,6 @@
 import { observeQueues, startOpsServer } from '@mediaflow/telemetry';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from './connection.ts';
 import type { QueueName } from './contracts.ts';
 
 /**

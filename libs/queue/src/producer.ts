@@ -1,5 +1,5 @@
 import { FlowProducer, type Job, type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from './connection.ts';
 import { JOB_QUEUES, type JobContext, type JobRefPayload, type JobRequest, type QueueName } from './contracts.ts';
 
 export interface RetryPolicy {

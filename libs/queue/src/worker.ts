@@ -2,7 +2,7 @@ import type { JobErrorRecord, JobRef } from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
 import { contextFrom, inSpan, jobDuration, SpanKind } from '@mediaflow/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Redis } from './connection.ts';
 import type { JobNamesOf, JobPayload, JobRefPayload, JobResult, QueueName } from './contracts.ts';
 import { describeFailure } from './errors.ts';
 

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -81,19 +84,27 @@ export interface PrivateRedis {
   start(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/**
+ * With `cluster`, a one-node Redis Cluster holding every hash slot: it refuses multi-key commands across
+ * slots (CROSSSLOT) exactly as a many-node cluster does.
+ */
+export async function startPrivateRedis(options: { cluster?: boolean } = {}): Promise<PrivateRedis> {
   const port = await sparePort();
+  const dir = await mkdtemp(path.join(tmpdir(), 'mediaflow-redis-'));
   let child: ChildProcess | undefined;
   const redis: PrivateRedis = {
     url: `redis://127.0.0.1:${port}`,
     start: async () => {
+      const clusterArgs = options.cluster
+        ? ['--cluster-enabled', 'yes', '--cluster-announce-ip', '127.0.0.1', '--dir', dir]
+        : [];
       child = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...clusterArgs],
         { stdio: 'ignore' },
       );
       for (let i = 0; i < 100; i++) {
-        if (await canConnect(port)) return;
+        if (await canConnect(port)) return options.cluster ? assignAllSlots(port) : undefined;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error(`redis-server did not start on port ${port}`);
@@ -106,6 +117,20 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
   };
   await redis.start();
   return redis;
+}
+
+async function assignAllSlots(port: number): Promise<void> {
+  const node = new Redis(port, '127.0.0.1');
+  try {
+    await node.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    for (let i = 0; i < 100; i++) {
+      if (String(await node.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`the Redis Cluster on port ${port} did not come up`);
+  } finally {
+    node.disconnect();
+  }
 }
 
 /** A TCP port free on loopback right now. */

@@ -82,7 +82,7 @@ export interface JobStatus {
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
-  const redis = createTestRedis(options.redisUrl);
+  const redis = createTestRedis(options.redisUrl, options.env?.REDIS_CLUSTER === 'true');
   const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-media-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',

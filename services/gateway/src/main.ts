@@ -19,7 +19,7 @@ if (config.jwt.isDevelopmentDefault) {
   );
 }
 const db = createDb(config.databaseUrl);
-const redis = createRedis(config.redisUrl, 'producer');
+const redis = createRedis(config.redisUrl, 'producer', config.redisCluster);
 const producer = new JobProducer({ connection: redis, prefix: config.queuePrefix, retry: config.jobs });
 const store = buildMediaStore(config, logger);
 const serveLocalMedia = usesLocalStore(config);

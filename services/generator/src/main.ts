@@ -17,7 +17,7 @@ const stopTracing = startTracing({
   endpoint: config.otlpEndpoint,
 });
 const db = createDb(config.databaseUrl);
-const connection = createRedis(config.redisUrl, 'worker');
+const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 const generator = buildImageGenerator(config);
 const store = buildMediaStore(config, logger);
 logger.info(

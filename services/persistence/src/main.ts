@@ -16,7 +16,7 @@ const stopTracing = startTracing({
   endpoint: config.otlpEndpoint,
 });
 const db = createDb(config.databaseUrl);
-const connection = createRedis(config.redisUrl, 'worker');
+const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker starting');
 const worker = startPersistenceWorker({ config, db, connection, logger });
 const stopOps = await startWorkerOps({

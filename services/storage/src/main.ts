@@ -17,14 +17,14 @@ const stopTracing = startTracing({
   endpoint: config.otlpEndpoint,
 });
 const db = createDb(config.databaseUrl);
-const connection = createRedis(config.redisUrl, 'worker');
+const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 const store = buildMediaStore(config, logger);
 logger.info(
   { store: store.name, concurrency: config.storageConcurrency },
   `storage worker starting: store ${store.name}`,
 );
 const worker = startStorageWorker({ config, db, connection, store, logger });
-const producerConnection = createRedis(config.redisUrl, 'producer');
+const producerConnection = createRedis(config.redisUrl, 'producer', config.redisCluster);
 const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix, retry: config.jobs });
 const stopTasks = startMaintenance({ config, db, store, producer, logger });
 const stopOps = await startWorkerOps({
