@@ -6,6 +6,7 @@ export {
   type PrivateRedis,
   type ServiceProcess,
   sparePort,
+  spawnNode,
   spawnService,
   startPrivateRedis,
   startProxy,

@@ -19,7 +19,12 @@ export function spawnService(
   service: 'gateway' | 'generator' | 'storage' | 'persistence',
   env: Record<string, string>,
 ): ServiceProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, 'services', service, 'src', 'main.ts')], {
+  return spawnNode(path.join(ROOT, 'services', service, 'src', 'main.ts'), [], env);
+}
+
+/** Runs a TypeScript file with this Node as its own process, with exactly this environment, its output kept. */
+export function spawnNode(file: string, args: string[], env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, [file, ...args], {
     env: { PATH: path.dirname(process.execPath), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

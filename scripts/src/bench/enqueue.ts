@@ -1,0 +1,64 @@
+import { randomUUID } from 'node:crypto';
+import { JobProducer, type JobRequest, type Redis, type RetryPolicy } from '@mediaflow/queue';
+import { IDLE_PREFIX } from './setup.ts';
+
+const BULK_CHUNK = 1_000;
+const WARMUP_ADDS = 1_000;
+
+export interface Latency {
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * Latency of one JobProducer.add — the call the gateway makes for each accepted generation — on a queue
+ * no worker consumes: with `backlog` jobs waiting (bulk-added in chunks), then once it is drained. Empty
+ * comes second so that both are measured warm.
+ */
+export async function enqueueLatency(
+  redis: Redis,
+  retry: RetryPolicy,
+  samples: number,
+  backlog: number,
+): Promise<{ empty: Latency; backlogged: Latency }> {
+  const producer = new JobProducer({ connection: redis, prefix: IDLE_PREFIX, retry });
+  try {
+    const queue = producer.queue('generation');
+    await addTimed(producer, WARMUP_ADDS);
+    for (let added = 0; added < backlog; added += BULK_CHUNK) {
+      await queue.addBulk(
+        Array.from({ length: Math.min(BULK_CHUNK, backlog - added) }, () => {
+          const { name, payload } = generation();
+          return { name, data: payload };
+        }),
+      );
+    }
+    const waiting = await queue.getWaitingCount();
+    if (waiting < backlog) throw new Error(`only ${waiting} of ${backlog} jobs are waiting`);
+    const backlogged = await addTimed(producer, samples);
+    await queue.drain();
+    return { backlogged, empty: await addTimed(producer, samples) };
+  } finally {
+    await producer.close();
+  }
+}
+
+/** `count` adds one after another, each timed on its own. */
+async function addTimed(producer: JobProducer, count: number): Promise<Latency> {
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await producer.add(generation());
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+  return { p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+function generation(): JobRequest {
+  return {
+    name: 'generate-image',
+    payload: { jobId: randomUUID(), ownerId: 'bench', prompt: 'a lighthouse on a cliff at dusk', hasReference: false },
+  };
+}

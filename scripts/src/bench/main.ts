@@ -1,0 +1,326 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { QueueName } from '@mediaflow/queue';
+import { makeImage, type ServiceProcess, signToken } from '@mediaflow/testing';
+import type autocannon from 'autocannon';
+import { enqueueLatency } from './enqueue.ts';
+import { load } from './load.ts';
+import {
+  bareFlows,
+  bareJobs,
+  generationsEndToEnd,
+  generatorAlone,
+  type Poster,
+  postsEndToEnd,
+  type Rate,
+  type User,
+} from './pipeline.ts';
+import {
+  spawnNoopWorkers,
+  spawnServiceWorkers,
+  startBaselineServer,
+  startGateway,
+  stop,
+  untilWorkersReady,
+  WORKER_QUEUES,
+  type WorkerService,
+} from './processes.ts';
+import { atLeast, atMost, below, machine, type Row, table, writeBenchmarks } from './report.ts';
+import { BARE_PREFIX, PREFIX, setUp } from './setup.ts';
+import { streamVideo } from './video.ts';
+
+/**
+ * npm run bench [-- --quick]: the gateway and workers against baselines measured in the same run, on a
+ * database, queue prefix and media directory of the benchmark's own. Prints the table and rewrites
+ * BENCHMARKS.md. It measures; it asserts nothing.
+ */
+const quick = process.argv.includes('--quick');
+const plan = quick
+  ? { warmupSeconds: 1, seconds: 3, generations: 40, posts: 60, bareJobs: 1_500, bareFlows: 600, images: 16 }
+  : { warmupSeconds: 2, seconds: 8, generations: 120, posts: 200, bareJobs: 5_000, bareFlows: 2_000, images: 40 };
+const VIDEO_BYTES = 500 * 1024 * 1024;
+const ENQUEUE_SAMPLES = quick ? 500 : 2_000;
+const BACKLOG = 100_000;
+/** Worker processes per queue; the scaling rows compare the second with the first. */
+const SCALES = [1, 2];
+/** Distinct users, so that no per-user cap answers 429 under load. */
+const GENERATING_USERS = 200;
+const POSTING_USERS = 20;
+const SERVICES: WorkerService[] = ['generator', 'storage', 'persistence'];
+const QUEUES: QueueName[] = SERVICES.map((service) => WORKER_QUEUES[service]);
+
+interface ScaleResult {
+  scale: number;
+  bare: { jobs: Rate; flows: Rate };
+  pipeline: { generations: Rate; posts: Rate };
+}
+
+const perQueue = (scale: number) => `${scale} process${scale === 1 ? '' : 'es'} per queue`;
+const started = performance.now();
+const log = (message: string) =>
+  console.log(`bench [${Math.round((performance.now() - started) / 1000)} s]: ${message}`);
+const [loadAtStart = 0] = os.loadavg();
+const bench = await setUp();
+const running: ServiceProcess[] = [];
+const timing = { warmupSeconds: plan.warmupSeconds, seconds: plan.seconds };
+
+try {
+  const users: User[] = await Promise.all(
+    Array.from({ length: GENERATING_USERS }, async (_, i) => {
+      const id = `bench-user-${i}`;
+      return { id, token: await signToken(id, { expiresIn: '2h' }) };
+    }),
+  );
+  const tokens = new Map(users.map((user) => [user.id, user.token]));
+  let turn = 0;
+  // Each request as a distinct user's, with a key of its own, as many clients would send them.
+  const generateRequest = {
+    method: 'POST' as const,
+    path: '/api/ai-agent/generate-image',
+    body: JSON.stringify({ prompt: 'a lighthouse on a cliff at dusk' }),
+    setupRequest: (request: autocannon.Request): autocannon.Request => {
+      const user = users[turn++ % users.length] as User;
+      return {
+        ...request,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${user.token}`,
+          'idempotency-key': randomUUID(),
+        },
+      };
+    },
+  };
+
+  // First, while nothing else of the benchmark runs (the video's writes to disk would still be settling later).
+  log(`enqueue latency, with ${BACKLOG.toLocaleString('en-US')} jobs waiting and empty`);
+  const enqueue = await enqueueLatency(bench.redis, bench.config.jobs, ENQUEUE_SAMPLES, BACKLOG);
+  await bench.reset();
+
+  log('(e) local generator alone');
+  const generator = await generatorAlone(bench.config.generatorConcurrency, plan.images);
+
+  log('(a) bare Fastify hello world');
+  const helloServer = await startBaselineServer('hello', bench.env);
+  running.push(helloServer.process);
+  const hello = await load(helloServer.url, { method: 'GET', path: '/' }, timing);
+  await stop(helloServer.process);
+
+  log('(b) bare Fastify accept: one INSERT, one BullMQ add');
+  const acceptServer = await startBaselineServer('accept', { ...bench.env, QUEUE_PREFIX: BARE_PREFIX });
+  running.push(acceptServer.process);
+  const accept = await load(acceptServer.url, { ...generateRequest, path: '/' }, timing);
+  await stop(acceptServer.process);
+  await bench.reset();
+
+  // No workers while the gateway alone is measured: on two cores they would take its CPU.
+  log('POST /api/ai-agent/generate-image');
+  let gateway = await startGateway(bench.env);
+  running.push(gateway.process);
+  const generate = await load(gateway.url, generateRequest, timing);
+
+  log('GET /api/jobs/:id');
+  const jobs = await bench.db.selectFrom('jobs').select(['id', 'ownerId']).limit(1_000).execute();
+  const pollRequest = (authorized: boolean) => ({
+    method: 'GET' as const,
+    setupRequest: (request: autocannon.Request): autocannon.Request => {
+      const job = jobs[turn++ % jobs.length] as (typeof jobs)[number];
+      const headers = authorized ? { authorization: `Bearer ${tokens.get(job.ownerId)}` } : {};
+      return { ...request, path: `/api/jobs/${job.id}`, headers };
+    },
+  });
+  const poll = await load(gateway.url, pollRequest(true), timing);
+
+  log('(f) bare Fastify read: one SELECT by id');
+  const readServer = await startBaselineServer('read', bench.env);
+  running.push(readServer.process);
+  const read = await load(readServer.url, pollRequest(false), timing);
+  await stop(readServer.process);
+  await bench.reset();
+
+  const posters: Poster[] = await Promise.all(
+    Array.from({ length: POSTING_USERS }, async (_, i) => {
+      const id = `bench-poster-${i}`;
+      const token = await signToken(id, { expiresIn: '2h' });
+      const response = await fetch(`${gateway.url}/api/brands`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `Bench brand ${i}` }),
+      });
+      if (response.status !== 201) throw new Error(`creating a brand answered ${response.status}`);
+      return { id, token, brandId: ((await response.json()) as { id: string }).id };
+    }),
+  );
+  const images: [Buffer, Buffer] = [await makeImage(64, 64, 'png'), await makeImage(96, 64, 'jpeg')];
+
+  const scales: ScaleResult[] = [];
+  for (const scale of SCALES) {
+    log(`(c), (d) bare BullMQ, ${perQueue(scale)}`);
+    const noop = spawnNoopWorkers(QUEUES, scale, { ...bench.env, QUEUE_PREFIX: BARE_PREFIX });
+    running.push(...noop);
+    await untilWorkersReady(noop, QUEUES, scale, bench.redis, BARE_PREFIX);
+    const bare = {
+      jobs: await bareJobs(bench.redis, plan.bareJobs),
+      flows: await bareFlows(bench.redis, plan.bareFlows),
+    };
+    await stop(noop);
+
+    log(`generations and posts end to end, ${perQueue(scale)}`);
+    const workers = await spawnServiceWorkers(SERVICES, scale, bench.env);
+    running.push(...workers);
+    await untilWorkersReady(workers, QUEUES, scale, bench.redis, PREFIX);
+    const generations = await generationsEndToEnd(gateway.url, bench.db, users, plan.generations);
+    const posts = await postsEndToEnd(gateway.url, bench.db, posters, images, plan.posts);
+    scales.push({ scale, bare, pipeline: { generations, posts } });
+    await stop(workers);
+    await bench.reset();
+  }
+
+  log(`${VIDEO_BYTES / 1024 ** 2} MB video through POST /api/posts`);
+  // A gateway of its own, so that what it holds before the upload is what any fresh gateway holds.
+  await stop(gateway.process);
+  gateway = await startGateway(bench.env);
+  running.push(gateway.process);
+  const videoWorkers = await spawnServiceWorkers(['storage', 'persistence'], 1, bench.env);
+  running.push(...videoWorkers);
+  await untilWorkersReady(videoWorkers, ['storage', 'persistence'], 1, bench.redis, PREFIX);
+  const video = await streamVideo(
+    gateway.url,
+    gateway.process.child.pid as number,
+    bench.db,
+    posters[0] as Poster,
+    VIDEO_BYTES,
+  );
+  await stop([gateway.process, ...videoWorkers]);
+
+  const [one, two] = scales as [ScaleResult, ScaleResult];
+  const rps = (value: number) => ({ value, unit: 'req/s' });
+  const ms = (value: number) => ({ value, unit: 'ms' });
+  const rows: Row[] = [
+    { measure: '(a) bare Fastify hello world', value: rps(hello.rps), errors: hello.errors },
+    { measure: '(a) bare Fastify hello world, p99', value: ms(hello.p99Ms) },
+    { measure: '(b) bare Fastify accept: 1 INSERT + 1 BullMQ add', value: rps(accept.rps), errors: accept.errors },
+    { measure: '(b) bare Fastify accept, p99', value: ms(accept.p99Ms) },
+    ...scales.flatMap(({ scale, bare }) => [
+      {
+        measure: `(c) bare BullMQ no-op jobs, ${perQueue(scale)}`,
+        value: { value: bare.jobs.perSecond, unit: 'jobs/s' },
+      },
+      {
+        measure: `(d) bare BullMQ flows (parent + 2 children), ${perQueue(scale)}`,
+        value: { value: bare.flows.perSecond, unit: 'flows/s' },
+      },
+    ]),
+    {
+      measure: `(e) local generator alone (draw + JPEG, ${bench.config.generatorConcurrency} at once)`,
+      value: { value: generator, unit: 'images/s' },
+    },
+    { measure: '(f) bare Fastify read: 1 SELECT by id', value: rps(read.rps), errors: read.errors },
+    {
+      measure: 'POST /api/ai-agent/generate-image',
+      value: rps(generate.rps),
+      baseline: { label: '(b)', figure: rps(accept.rps) },
+      target: atLeast(0.6),
+      errors: generate.errors,
+    },
+    {
+      measure: 'POST /api/ai-agent/generate-image, p99',
+      value: ms(generate.p99Ms),
+      baseline: { label: '(b)', figure: ms(accept.p99Ms) },
+      target: atMost(2),
+      errors: generate.errors,
+    },
+    {
+      measure: 'GET /api/jobs/:id',
+      value: rps(poll.rps),
+      baseline: { label: '(a)', figure: rps(hello.rps) },
+      target: atLeast(0.5),
+      errors: poll.errors,
+    },
+    {
+      measure: 'GET /api/jobs/:id vs a bare read',
+      value: rps(poll.rps),
+      baseline: { label: '(f)', figure: rps(read.rps) },
+      errors: poll.errors,
+    },
+    ...scales.flatMap(({ scale, bare, pipeline }) => [
+      {
+        measure: `generations end to end, ${perQueue(scale)}`,
+        value: { value: pipeline.generations.perSecond, unit: 'gen/s' },
+        baseline: { label: '(c)', figure: { value: bare.jobs.perSecond, unit: 'jobs/s' } },
+        target: atLeast(0.5),
+        errors: pipeline.generations.errors,
+      },
+      {
+        measure: `posts (2 images each) end to end, ${perQueue(scale)}`,
+        value: { value: pipeline.posts.perSecond, unit: 'posts/s' },
+        baseline: { label: '(d)', figure: { value: bare.flows.perSecond, unit: 'flows/s' } },
+        target: atLeast(0.5),
+        errors: pipeline.posts.errors,
+      },
+    ]),
+    {
+      measure: `generations end to end, ${perQueue(one.scale)}, vs the generator alone`,
+      value: { value: one.pipeline.generations.perSecond, unit: 'gen/s' },
+      baseline: { label: '(e)', figure: { value: generator, unit: 'images/s' } },
+      errors: one.pipeline.generations.errors,
+    },
+    {
+      measure: `scaling: generations, ${perQueue(two.scale)} vs ${one.scale}`,
+      value: { value: two.pipeline.generations.perSecond, unit: 'gen/s' },
+      baseline: {
+        label: `${one.scale} process:`,
+        figure: { value: one.pipeline.generations.perSecond, unit: 'gen/s' },
+      },
+    },
+    {
+      measure: `scaling: posts, ${perQueue(two.scale)} vs ${one.scale}`,
+      value: { value: two.pipeline.posts.perSecond, unit: 'posts/s' },
+      baseline: { label: `${one.scale} process:`, figure: { value: one.pipeline.posts.perSecond, unit: 'posts/s' } },
+    },
+    {
+      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: gateway peak RSS growth`,
+      value: { value: video.rssGrowthMb, unit: 'MB' },
+      target: below(64, 'MB'),
+      errors: video.errors,
+    },
+    {
+      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: upload rate to the 202`,
+      value: { value: VIDEO_BYTES / 1024 ** 2 / video.uploadSeconds, unit: 'MB/s' },
+      errors: video.errors,
+    },
+    {
+      measure: `enqueue (JobProducer.add) p50, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
+      value: ms(enqueue.backlogged.p50Ms),
+      baseline: { label: 'empty', figure: ms(enqueue.empty.p50Ms) },
+      target: atMost(1.25),
+    },
+    {
+      measure: `enqueue (JobProducer.add) p99, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
+      value: ms(enqueue.backlogged.p99Ms),
+      baseline: { label: 'empty', figure: ms(enqueue.empty.p99Ms) },
+      target: atMost(1.25),
+    },
+  ];
+
+  const result = table(rows);
+  console.log(`\n${result}\n`);
+  await writeBenchmarks({
+    table: result,
+    machine: machine(bench.versions, loadAtStart),
+    howToRead: [
+      `${quick ? 'A `--quick` run: shorter loads and fewer jobs, so noisier figures. ' : ''}Baselines (a)–(f) are measured in the same run on the same machine; a ratio is value ÷ baseline, and compares across machines better than the absolute figures do. Rows without a target are there to explain the others.`,
+      `HTTP rows: autocannon, 50 connections, ${plan.seconds} s after a ${plan.warmupSeconds} s warm-up, against the gateway (or the bare server) as its own process over loopback, with NODE_ENV=production and LOG_LEVEL=warn. No workers run meanwhile. (a) is a bare Fastify route answering at once; (b) a bare Fastify route doing only what an accepted generation must durably do — one INSERT into jobs and one BullMQ add — with no auth, limits, idempotency or validation; (f) a bare Fastify route reading one job row by id, the least a poll can do.`,
+      `generate-image requests come from ${GENERATING_USERS} users (signed HS256 tokens), each with its own Idempotency-Key, rate limits set out of reach; GET /api/jobs/:id polls the jobs those requests created, each as its owner.`,
+      `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine.`,
+      'Scaling rows compare 2 processes per queue with 1 (no target: on a machine with few cores the work, not the process count, is the limit).',
+      'Video: a 500 MB MP4-shaped body made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers.',
+      `Enqueue latency: ${ENQUEUE_SAMPLES} JobProducer.add calls one after another (the call the gateway makes for a generation) on a queue no worker consumes: first with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, then once it has been drained.`,
+      '"invalid" in met? means the row saw non-2xx answers, connection errors or failed jobs: its figure is not a valid result. Targets are what the project aims for; the benchmark asserts none of them.',
+    ],
+  });
+  log('BENCHMARKS.md written');
+} finally {
+  await stop(running);
+  await bench.tearDown();
+  log('cleaned up');
+}

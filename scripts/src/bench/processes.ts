@@ -1,0 +1,114 @@
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { JobProducer, type QueueName, type Redis } from '@mediaflow/queue';
+import { type ServiceProcess, sparePort, spawnNode, spawnService } from '@mediaflow/testing';
+import type { BaselineMode } from './baseline-server.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 30_000;
+
+export const WORKER_QUEUES = { generator: 'generation', storage: 'storage', persistence: 'persistence' } as const;
+export type WorkerService = keyof typeof WORKER_QUEUES;
+
+/** One of this folder's bare baseline programs as its own process, spawned as spawnService spawns a service. */
+function spawnScript(
+  file: 'baseline-server.ts' | 'noop-worker.ts',
+  args: string[],
+  env: Record<string, string>,
+): ServiceProcess {
+  return spawnNode(path.join(HERE, file), args, env);
+}
+
+export interface HttpServer {
+  url: string;
+  process: ServiceProcess;
+}
+
+/** The gateway as its own process on a spare loopback port, once it answers /readyz. */
+export async function startGateway(env: Record<string, string>): Promise<HttpServer> {
+  const port = await sparePort();
+  const url = `http://127.0.0.1:${port}`;
+  const gateway = spawnService('gateway', { ...env, PORT: String(port), PUBLIC_URL: url });
+  await untilReady(gateway, 'gateway', async () => (await fetch(`${url}/readyz`)).ok);
+  return { url, process: gateway };
+}
+
+/** A bare Fastify baseline as its own process, once it listens. */
+export async function startBaselineServer(mode: BaselineMode, env: Record<string, string>): Promise<HttpServer> {
+  const port = await sparePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = spawnScript('baseline-server.ts', [mode], { ...env, PORT: String(port) });
+  // Any answer will do: fetch only fails while nothing listens.
+  await untilReady(server, `${mode} baseline`, async () => Boolean(await fetch(url)));
+  return { url, process: server };
+}
+
+/** The product's worker services, `perQueue` processes each, every one serving its metrics on a port of its own. */
+export async function spawnServiceWorkers(
+  services: WorkerService[],
+  perQueue: number,
+  env: Record<string, string>,
+): Promise<ServiceProcess[]> {
+  const started: ServiceProcess[] = [];
+  for (const service of services) {
+    for (let i = 0; i < perQueue; i++) {
+      started.push(spawnService(service, { ...env, METRICS_PORT: String(await sparePort()) }));
+    }
+  }
+  return started;
+}
+
+/** Bare BullMQ workers that do nothing with their jobs, `perQueue` processes for each queue. */
+export function spawnNoopWorkers(queues: QueueName[], perQueue: number, env: Record<string, string>): ServiceProcess[] {
+  return queues.flatMap((queue) => Array.from({ length: perQueue }, () => spawnScript('noop-worker.ts', [queue], env)));
+}
+
+/** Waits until BullMQ lists `perQueue` workers on each queue: start-up is not part of what is timed. */
+export async function untilWorkersReady(
+  workers: ServiceProcess[],
+  queues: QueueName[],
+  perQueue: number,
+  redis: Redis,
+  prefix: string,
+): Promise<void> {
+  const producer = new JobProducer({ connection: redis, prefix, retry: { attempts: 1, backoffMs: 1 } });
+  try {
+    await untilReady(workers, `${queues.join(', ')} workers`, async () => {
+      const counts = await Promise.all(queues.map((queue) => producer.queue(queue).getWorkersCount()));
+      return counts.every((count) => count >= perQueue);
+    });
+  } finally {
+    await producer.close();
+  }
+}
+
+/** SIGTERM, as a deployment stops a process, and wait for it to exit; SIGKILL if it will not. */
+export async function stop(processes: ServiceProcess | ServiceProcess[]): Promise<void> {
+  await Promise.all(
+    [processes].flat().map(async (service) => {
+      if (service.child.exitCode !== null || service.child.signalCode !== null) return;
+      service.child.kill('SIGTERM');
+      // Unreferenced: the deadline must not keep this process alive once the child has exited.
+      const deadline = sleep(STOP_TIMEOUT_MS, false, { ref: false });
+      const stopped = await Promise.race([service.exited.then(() => true), deadline]);
+      if (!stopped) service.child.kill('SIGKILL');
+    }),
+  );
+}
+
+async function untilReady(
+  processes: ServiceProcess | ServiceProcess[],
+  what: string,
+  ready: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    const dead = [processes].flat().find((service) => service.child.exitCode !== null);
+    if (dead) throw new Error(`${what} exited during start-up:\n${dead.output()}`);
+    if (await ready().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${READY_TIMEOUT_MS} ms`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,92 @@
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCHMARKS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../BENCHMARKS.md');
+
+export interface Figure {
+  value: number;
+  unit: string;
+}
+
+export interface Target {
+  text: string;
+  /** Given the ratio, or the value itself when there is no baseline. */
+  met(compared: number): boolean;
+}
+
+export const atLeast = (times: number): Target => ({ text: `≥ ${times}×`, met: (ratio) => ratio >= times });
+export const atMost = (times: number): Target => ({ text: `≤ ${times}×`, met: (ratio) => ratio <= times });
+export const below = (limit: number, unit: string): Target => ({
+  text: `< ${limit} ${unit}`,
+  met: (value) => value < limit,
+});
+
+export interface Row {
+  measure: string;
+  value: Figure;
+  baseline?: { label: string; figure: Figure };
+  target?: Target;
+  /** Non-2xx answers, failed jobs: a row with any is not a valid result. */
+  errors?: number;
+}
+
+/** The rows as a Markdown table: measure, value, baseline, ratio, target, met? */
+export function table(rows: Row[]): string {
+  const lines = rows.map((row) => {
+    const ratio = row.baseline ? row.value.value / row.baseline.figure.value : undefined;
+    const met = row.target?.met(ratio ?? row.value.value);
+    return [
+      row.measure,
+      format(row.value),
+      row.baseline ? `${row.baseline.label} ${format(row.baseline.figure)}` : '—',
+      ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
+      row.target?.text ?? '—',
+      row.errors ? `invalid: ${row.errors} errors` : met === undefined ? '—' : met ? 'yes' : '**NO**',
+    ];
+  });
+  const header = ['measure', 'value', 'baseline', 'ratio', 'target', 'met?'];
+  return [header, header.map(() => '---'), ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** The machine, and how busy it was besides the benchmark: a loaded machine gives lower, noisier figures. */
+export function machine(versions: { postgres: string; redis: string }, loadBefore: number): string[] {
+  const cpus = os.cpus();
+  return [
+    `CPU: ${cpus[0]?.model ?? 'unknown'}, ${cpus.length} cores`,
+    `Memory: ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    `Node.js ${process.version}, PostgreSQL ${versions.postgres}, Redis ${versions.redis}`,
+    `Date: ${new Date().toISOString()}`,
+    `Load average (1 min) just before the run: ${loadBefore.toFixed(2)}`,
+  ];
+}
+
+/** Rewrites BENCHMARKS.md: the table, the machine it ran on, and how to read it. */
+export async function writeBenchmarks(options: { table: string; machine: string[]; howToRead: string[] }) {
+  const text = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`scripts/src/bench`); every run replaces this file with its own results.',
+    '',
+    '## Machine',
+    '',
+    ...options.machine.map((line) => `- ${line}`),
+    '',
+    '## Results',
+    '',
+    options.table,
+    '',
+    '## How to read it',
+    '',
+    ...options.howToRead.map((line) => `- ${line}`),
+    '',
+  ].join('\n');
+  await writeFile(BENCHMARKS_FILE, text);
+}
+
+function format(figure: Figure): string {
+  const { value } = figure;
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return `${value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${figure.unit}`;
+}

@@ -1,0 +1,112 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Config, loadConfig } from '@mediaflow/config';
+import { createDb, type Db, ensureDatabase, migrateToLatest, UsersRepository } from '@mediaflow/db';
+import { TEST_JWT_SECRET } from '@mediaflow/testing';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const SERVER_URL = 'postgres://postgres@127.0.0.1:5432';
+const DATABASE = 'mediaflow_bench';
+/** Every Redis key of the benchmark starts with this, whichever of the prefixes below it belongs to. */
+const KEY_PATTERN = '{bench}*';
+/** The product's queues (gateway and workers). */
+export const PREFIX = '{bench}';
+/** The bare BullMQ and bare Fastify baselines' queues, apart from the product's. */
+export const BARE_PREFIX = '{bench}-bare';
+/** Queues no worker consumes: enqueue latency with a backlog. */
+export const IDLE_PREFIX = '{bench}-idle';
+/** Owner of the bare accept route's job rows (jobs.ownerId needs a user). */
+export const BARE_USER = 'bench-bare';
+
+export interface Bench {
+  /** The environment every child process gets, and that `config` was loaded from. */
+  env: Record<string, string>;
+  config: Config;
+  db: Db;
+  redis: Redis;
+  versions: { postgres: string; redis: string };
+  /** Empties the job tables and the benchmark's queues, keeping users and brands: each phase starts clean. */
+  reset(): Promise<void>;
+  /** Drops the database, deletes the Redis keys and the temporary directory. */
+  tearDown(): Promise<void>;
+}
+
+/**
+ * A database, queue prefix, media directory and spool directory of the benchmark's own, so that it never
+ * touches the development database or a test run. The database is made fresh each run.
+ */
+export async function setUp(): Promise<Bench> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mediaflow-bench-'));
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    // Warnings and errors only: request logging is not what is measured, and the bare baselines log nothing.
+    LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `${SERVER_URL}/${DATABASE}`,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: PREFIX,
+    JWT_SECRET: TEST_JWT_SECRET,
+    MEDIA_DIR: path.join(dir, 'media'),
+    // The load is one client: per-user limits would measure the limiter's 429s, not the service.
+    RATE_LIMIT_GENERATE: '1000000',
+    RATE_LIMIT_WRITE: '1000000',
+    RATE_LIMIT_READ: '1000000',
+    MAX_GENERATIONS_IN_FLIGHT: '10000',
+    MAX_VIDEO_BYTES: String(1024 * 1024 * 1024),
+    // The gateway spools uploads under os.tmpdir(): keep them in this run's directory too.
+    TMPDIR: dir,
+  };
+  const config = loadConfig(env);
+  await admin(`drop database if exists "${DATABASE}" with (force)`);
+  await ensureDatabase(config.databaseUrl);
+  const db = createDb(config.databaseUrl, { maxConnections: 5 });
+  await migrateToLatest(db);
+  await new UsersRepository(db).ensure(BARE_USER);
+  // One server (the keys are found with SCAN), waiting through hiccups as a worker's connection does.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  // Keys an interrupted run left behind.
+  await deleteKeys(redis);
+  const [{ server_version: postgres }] = (await admin('show server_version')) as [{ server_version: string }];
+  const versions = { postgres, redis: /^redis_version:(\S+)/m.exec(await redis.info('server'))?.[1] ?? 'unknown' };
+
+  return {
+    env,
+    config,
+    db,
+    redis,
+    versions,
+    reset: async () => {
+      await db.deleteFrom('posts').execute();
+      await db.deleteFrom('blogs').execute();
+      await db.deleteFrom('generated_assets').execute();
+      await db.deleteFrom('jobs').execute();
+      await db.deleteFrom('idempotency_keys').execute();
+      await deleteKeys(redis);
+    },
+    tearDown: async () => {
+      await deleteKeys(redis);
+      redis.disconnect();
+      await db.destroy();
+      await admin(`drop database if exists "${DATABASE}" with (force)`);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function deleteKeys(redis: Redis): Promise<void> {
+  for await (const keys of redis.scanStream({ match: KEY_PATTERN, count: 1_000 }) as AsyncIterable<string[]>) {
+    if (keys.length > 0) await redis.unlink(...keys);
+  }
+}
+
+async function admin(statement: string): Promise<unknown[]> {
+  const client = new pg.Client({ connectionString: `${SERVER_URL}/postgres` });
+  await client.connect();
+  try {
+    return (await client.query(statement)).rows;
+  } finally {
+    await client.end();
+  }
+}

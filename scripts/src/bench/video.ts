@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '@mediaflow/db';
+import { fakeMp4 } from '@mediaflow/testing';
+import type { Poster } from './pipeline.ts';
+
+const CHUNK = 256 * 1024;
+const MB = 1024 * 1024;
+const WARMUP_BYTES = 8 * MB;
+const JOB_TIMEOUT_MS = 120_000;
+
+export interface VideoResult {
+  /** Peak resident memory during the upload, above what the process held just before it. */
+  rssGrowthMb: number;
+  /** From the first byte sent to the 202. */
+  uploadSeconds: number;
+  /** The upload was not answered 202, or its post did not complete. */
+  errors: number;
+}
+
+/**
+ * Streams a `bytes`-byte video through POST /api/posts to the gateway process `pid` and measures how far
+ * its resident memory rises: VmHWM (peak RSS) is reset to the current RSS just before the upload
+ * (/proc/<pid>/clear_refs), so VmHWM afterwards is the peak during it. A smaller upload first warms the
+ * same code path, so that loading it is not counted.
+ */
+export async function streamVideo(
+  gatewayUrl: string,
+  pid: number,
+  db: Db,
+  poster: Poster,
+  bytes: number,
+): Promise<VideoResult> {
+  const warmup = await upload(gatewayUrl, poster, WARMUP_BYTES);
+  if (warmup.status !== 202) throw new Error(`the warm-up video upload answered ${warmup.status}`);
+  // The warm-up's answer is sent before its spool file is removed: let that finish first.
+  await sleep(500);
+  const before = await memory(pid, 'VmRSS');
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+  const started = performance.now();
+  const { status, jobId } = await upload(gatewayUrl, poster, bytes);
+  const uploadSeconds = (performance.now() - started) / 1000;
+  const peak = await memory(pid, 'VmHWM');
+  const completed = status === 202 && (await untilCompleted(db, jobId));
+  return { rssGrowthMb: (peak - before) / MB, uploadSeconds, errors: completed ? 0 : 1 };
+}
+
+async function upload(gatewayUrl: string, poster: Poster, bytes: number): Promise<{ status: number; jobId: string }> {
+  const boundary = `mediaflow-bench-${randomUUID()}`;
+  const response = await fetch(`${gatewayUrl}/api/posts`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${poster.token}`,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      'idempotency-key': randomUUID(),
+    },
+    body: multipart(boundary, poster.brandId, bytes),
+    duplex: 'half',
+  });
+  const { jobId } = (await response.json()) as { jobId: string };
+  return { status: response.status, jobId };
+}
+
+/** A multipart post whose video is made as it is sent: this process never holds more than a chunk of it. */
+async function* multipart(boundary: string, brandId: string, bytes: number): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="caption"\r\n\r\nbenchmark video\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="brandId"\r\n\r\n${brandId}\r\n` +
+      `--${boundary}\r\nContent-Disposition: form-data; name="media"; filename="big.mp4"\r\nContent-Type: video/mp4\r\n\r\n`,
+  );
+  const head = mp4Head(bytes);
+  yield head;
+  const chunk = Buffer.alloc(CHUNK);
+  for (let i = 0; i < CHUNK; i++) chunk[i] = (i * 7 + (i >> 10)) % 251;
+  for (let left = bytes - head.length; left > 0; left -= CHUNK) yield left >= CHUNK ? chunk : chunk.subarray(0, left);
+  yield Buffer.from(`\r\n--${boundary}--\r\n`);
+}
+
+/**
+ * The test fakes' MP4 skeleton (ftyp, moov with the movie's duration and frame size), its empty mdat
+ * header swapped for one announcing the rest of a `total`-byte file: what follows is that mdat's body.
+ */
+function mp4Head(total: number): Buffer {
+  const skeleton = fakeMp4({ seconds: 120, width: 1920, height: 1080 });
+  const mdat = Buffer.alloc(8);
+  mdat.writeUInt32BE(total - skeleton.length + 8);
+  mdat.write('mdat', 4, 'latin1');
+  return Buffer.concat([skeleton.subarray(0, skeleton.length - 8), mdat]);
+}
+
+/** Bytes of a /proc/<pid>/status memory line (reported there in kB). */
+async function memory(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(kb) * 1024;
+}
+
+/** True once the job has completed, false if it failed or time ran out. */
+async function untilCompleted(db: Db, jobId: string): Promise<boolean> {
+  const deadline = Date.now() + JOB_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    const job = await db.selectFrom('jobs').select('status').where('id', '=', jobId).executeTakeFirst();
+    if (job?.status === 'completed' || job?.status === 'failed') return job.status === 'completed';
+    await sleep(100);
+  }
+  return false;
+}
