@@ -32,6 +32,11 @@ export interface AuthOptions {
 const MAX_SUBJECT_LENGTH = 200;
 // Users already written this process; a bounded memo to spare a write per request.
 const KNOWN_USERS_LIMIT = 10_000;
+// Tokens already verified, so that a client polling with one token pays for its signature check once
+// (that check was a fifth of a poll's cost). An entry lasts until the token expires or, at most, this
+// long: a key withdrawn from the JWKS stops working within it.
+const VERIFIED_TOKENS_LIMIT = 10_000;
+const VERIFIED_TOKEN_MAX_AGE_MS = 5 * 60_000;
 
 /**
  * Checks `Authorization: Bearer <JWT>` — HS256 with JWT_SECRET or RS256 with keys from JWT_JWKS_URL,
@@ -48,7 +53,20 @@ export function createAuthHook(options: AuthOptions) {
   };
   const known = new Set<string>();
 
+  const verified = new Map<string, { payload: JWTPayload; until: number }>();
+
   async function verify(token: string): Promise<JWTPayload> {
+    const now = Date.now();
+    const hit = verified.get(token);
+    if (hit && hit.until > now) return hit.payload;
+    verified.delete(token);
+    const payload = await verifySignature(token);
+    if (verified.size >= VERIFIED_TOKENS_LIMIT) verified.delete(verified.keys().next().value as string);
+    verified.set(token, { payload, until: Math.min((payload.exp ?? 0) * 1000, now + VERIFIED_TOKEN_MAX_AGE_MS) });
+    return payload;
+  }
+
+  async function verifySignature(token: string): Promise<JWTPayload> {
     const { alg } = decodeProtectedHeader(token);
     if (alg === 'HS256' && secret)
       return (await jwtVerify(token, secret, { ...claims, algorithms: ['HS256'] })).payload;

@@ -21,6 +21,12 @@ const LIMIT_CHECK_TIMEOUT_MS = 1_000;
  * capacity, and a request that needs Redis will fail on its own.
  */
 export function createRateLimitHook(options: { redis: Redis; prefix: string; limits: Record<RateClass, number> }) {
+  // One command per request (ioredis sends it as EVALSHA): count it, and start the window's expiry.
+  options.redis.defineCommand('countRequest', {
+    numberOfKeys: 1,
+    lua: "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n",
+  });
+  const redis = options.redis as Redis & { countRequest(key: string, windowMs: number): Promise<number> };
   return async function rateLimit(request: FastifyRequest): Promise<void> {
     const rateClass = request.routeOptions.config.rateLimit ?? (request.method === 'GET' ? 'read' : 'write');
     const now = Date.now();
@@ -28,7 +34,7 @@ export function createRateLimitHook(options: { redis: Redis; prefix: string; lim
     const key = `${options.prefix}:ratelimit:${rateClass}:${request.userId}:${window}`;
     let count: number;
     try {
-      const counted = options.redis.multi().incr(key).pexpire(key, WINDOW_MS).exec();
+      const counted = redis.countRequest(key, WINDOW_MS);
       // A Redis that is reconnecting can leave the call pending: wait briefly, then let the request go.
       const results = await Promise.race([
         counted,
@@ -36,7 +42,7 @@ export function createRateLimitHook(options: { redis: Redis; prefix: string; lim
           setTimeout(() => reject(new Error('Redis did not answer in time')), LIMIT_CHECK_TIMEOUT_MS).unref(),
         ),
       ]);
-      count = Number(results?.[0]?.[1] ?? 0);
+      count = Number(results);
     } catch (error) {
       request.log.warn({ err: error }, 'rate limiter could not reach Redis; letting the request through');
       return;

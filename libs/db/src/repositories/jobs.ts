@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Db } from '../client.ts';
 import type { JobErrorRecord, JobRow, JobStepRow } from '../schema.ts';
@@ -48,17 +49,28 @@ export class JobsRepository {
     steps: NewJobStep[] = [],
     answer?: IdempotentAnswer,
   ): Promise<string> {
+    const row = {
+      id: job.id ?? randomUUID(),
+      kind: job.kind,
+      ownerId: job.ownerId,
+      payload: JSON.stringify(job.payload),
+    };
+    if (inputs.length === 0 && steps.length === 0) {
+      // The common case (a generation without a reference image) in one statement, one round trip.
+      const insert = this.db.insertInto('jobs').values(row);
+      if (!answer) await insert.execute();
+      else
+        await this.db
+          .with('job', () => insert)
+          .updateTable('idempotency_keys')
+          .set(answered(answer))
+          .where('userId', '=', answer.userId)
+          .where('key', '=', answer.key)
+          .execute();
+      return row.id;
+    }
     return this.db.transaction().execute(async (trx) => {
-      const { id } = await trx
-        .insertInto('jobs')
-        .values({
-          ...(job.id ? { id: job.id } : {}),
-          kind: job.kind,
-          ownerId: job.ownerId,
-          payload: JSON.stringify(job.payload),
-        })
-        .returning('id')
-        .executeTakeFirstOrThrow();
+      const { id } = await trx.insertInto('jobs').values(row).returning('id').executeTakeFirstOrThrow();
       if (inputs.length > 0) {
         await trx
           .insertInto('job_inputs')
@@ -74,7 +86,7 @@ export class JobsRepository {
       if (answer) {
         await trx
           .updateTable('idempotency_keys')
-          .set({ status: answer.status, response: JSON.stringify(answer.response) })
+          .set(answered(answer))
           .where('userId', '=', answer.userId)
           .where('key', '=', answer.key)
           .execute();
@@ -275,4 +287,8 @@ export class JobsRepository {
         .execute();
     });
   }
+}
+
+function answered(answer: IdempotentAnswer) {
+  return { status: answer.status, response: JSON.stringify(answer.response) };
 }
