@@ -248,6 +248,47 @@ describe('crashes and outages of the workers (each its own process)', () => {
     }
   });
 
+  it('a storage worker killed (SIGKILL) mid-promotion: the promotion runs again, one permanent copy', async () => {
+    const cloudinary = await startFakeCloudinary({ cloudName: 'demo', apiKey: '123456789', apiSecret: 'test-secret' });
+    const cloudStack = await startStack({ cloudinary, inProcessWorkers: false });
+    const env = {
+      ...cloudStack.env,
+      LOG_LEVEL: 'warn',
+      JOB_LOCK_MS: '1000',
+      JOB_BACKOFF_MS: '200',
+      JOB_ATTEMPTS: '12',
+    };
+    const persistence = spawnService('persistence', env);
+    const first = spawnService('storage', env);
+    let second: ReturnType<typeof spawnService> | undefined;
+    try {
+      // Cloudinary holds the move of the uploaded file to auto/ while the worker that asked for it dies.
+      cloudinary.slowNextOn('rename', 3_000);
+      const jobId = await post(cloudStack, await createBrand(cloudStack));
+      await waitFor(
+        () => cloudinary.arrivals.rename === 1,
+        'the first storage worker asked Cloudinary to move the file',
+      );
+      first.child.kill('SIGKILL');
+      await first.exited;
+      second = spawnService('storage', env);
+      const job = await judge('storage SIGKILL mid-promotion', cloudStack, jobId, 'posts');
+      expect(job.steps?.[0]?.attempts, 'the promotion ran a second time').toBeGreaterThanOrEqual(2);
+      const media = await cloudStack.database.db.selectFrom('media').select(['url', 'provider']).execute();
+      expect(media).toHaveLength(1);
+      // The file exists once, in its permanent folder; nothing is left in the temporary one.
+      const files = cloudinary.assets().map((asset) => asset.publicId);
+      expect(files).toHaveLength(1);
+      expect(files[0]).toMatch(/^auto\//);
+      expect(media[0]?.url).toContain(files[0]);
+    } finally {
+      for (const worker of [persistence, second].filter((w) => w !== undefined)) worker.child.kill('SIGTERM');
+      await Promise.all([persistence.exited, second?.exited]);
+      await cloudStack.stop();
+      await cloudinary.close();
+    }
+  }, 60_000);
+
   it('SIGTERM mid-generation: the worker finishes the job, then exits 0', async () => {
     gemini.requests.length = 0;
     gemini.script({ kind: 'slow', ms: 1_000 });

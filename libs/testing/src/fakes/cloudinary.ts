@@ -61,6 +61,11 @@ export type FakeCloudinary = {
   // Fails the next `count` write requests (upload chunks, renames, destroys) in arrival order.
   failNext(count: number, status?: number): void;
   failNextOn(operation: CloudinaryOperation, count: number, status?: number): void;
+  // Holds the next request of this kind for `ms` before acting on it; like a real API, it still acts
+  // if the caller has gone meanwhile (a worker killed mid-call).
+  slowNextOn(operation: CloudinaryOperation, ms: number): void;
+  // Write requests of each kind that have arrived, answered yet or not.
+  arrivals: Record<CloudinaryOperation, number>;
   // What the cloud holds now.
   assets(): CloudinaryAsset[];
   close(): Promise<void>;
@@ -177,6 +182,8 @@ export async function startFakeCloudinary(opts: {
   const assets = new Map<string, Asset>();
   const chunked = new Map<string, ChunkedUpload>();
   const failures = operationFailures<CloudinaryOperation>();
+  const slow = new Map<CloudinaryOperation, number>();
+  const arrivals: Record<CloudinaryOperation, number> = { upload: 0, rename: 0, destroy: 0 };
 
   const deliveryUrl = (asset: Asset) =>
     `${server.origin}/${opts.cloudName}/${asset.resourceType}/upload/v${asset.version}/${asset.publicId}${asset.format ? `.${asset.format}` : ''}`;
@@ -369,6 +376,13 @@ export async function startFakeCloudinary(opts: {
       const params = textFields(form);
       const problem = authProblem(params, opts.apiKey, opts.apiSecret);
       if (problem) return fail(res, ...problem);
+      const operation = action as CloudinaryOperation;
+      arrivals[operation]++;
+      const holdMs = slow.get(operation);
+      if (holdMs !== undefined) {
+        slow.delete(operation);
+        await new Promise((resolve) => setTimeout(resolve, holdMs));
+      }
       if (action === 'upload' && req.headers['content-range'] !== undefined) {
         return uploadChunk(req, res, form, params, resourceType);
       }
@@ -397,6 +411,8 @@ export async function startFakeCloudinary(opts: {
     destroys,
     failNext: failures.failNext,
     failNextOn: failures.failNextOn,
+    slowNextOn: (operation, ms) => slow.set(operation, ms),
+    arrivals,
     assets: () =>
       [...assets.values()].map((asset) => ({
         publicId: asset.publicId,
