@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
+import type { PermanentFolder } from '@mediaflow/providers';
 import {
   enqueuePlan,
   type JobContext,
@@ -12,6 +13,7 @@ import {
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.ts';
 import type { ClaimedKey } from './idempotency.ts';
+import type { MediaSource } from './media-intake.ts';
 import { jobContext } from './observability.ts';
 
 /** Queueing waits this long for Redis before the client hears 503. */
@@ -22,6 +24,15 @@ export interface Accepted {
   jobId: string;
   status: 'queued';
   statusUrl: string;
+}
+
+/** One item of a media submission: one step, promoting it into `folder` under the name `publicId` gives. */
+export interface MediaToPromote {
+  item: MediaSource;
+  folder: PermanentFolder;
+  publicId: (jobId: string, step: number) => string;
+  /** What the step shows a poller, e.g. `media[0] photo.jpg`. */
+  label: string;
 }
 
 /** Where a submission comes from: the request's context for the workers, and its Idempotency-Key. */
@@ -64,19 +75,42 @@ export class Submissions {
     return this.accept({ jobId, kind: name, ownerId, plan, inputs, steps: [] }, origin.idempotency);
   }
 
-  /** A chain (a submission): `last` runs once every one of `first` has completed; one step row each. */
-  submitChain(input: {
+  /**
+   * A media submission (a post, a blog): a step promoting each item into its permanent folder, then
+   * `persist`, which runs once every promotion has completed and writes the record from their results.
+   */
+  submitMedia(input: {
     kind: string;
     ownerId: string;
-    summary: unknown;
-    steps: NewJobStep[];
-    build: (jobId: string) => { first: JobRequest[]; last: JobRequest };
     origin: Origin;
+    summary: unknown;
+    media: MediaToPromote[];
+    persist: { label: string; request: (jobId: string, step: number) => JobRequest };
   }): Promise<Accepted> {
     const jobId = randomUUID();
-    const plan: JobPlan = { ...input.build(jobId), summary: input.summary, context: input.origin.context };
+    const persistStep = input.media.length;
+    const last = input.persist.request(jobId, persistStep);
+    const first = input.media.map(
+      ({ item, folder, publicId }, step): JobRequest => ({
+        name: 'promote-media',
+        payload: {
+          jobId,
+          step,
+          source: item.source,
+          folder,
+          publicId: publicId(jobId, step),
+          copy: item.copy,
+          ...(item.assetId ? { assetId: item.assetId } : {}),
+        },
+      }),
+    );
+    const steps: NewJobStep[] = [
+      ...input.media.map(({ label }, step) => ({ step, kind: 'promote-media', label })),
+      { step: persistStep, kind: last.name, label: input.persist.label },
+    ];
+    const plan: JobPlan = { first, last, summary: input.summary, context: input.origin.context };
     return this.accept(
-      { jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps: input.steps },
+      { jobId, kind: input.kind, ownerId: input.ownerId, plan, inputs: [], steps },
       input.origin.idempotency,
     );
   }

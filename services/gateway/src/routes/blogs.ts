@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BlogRow, BlogsRepository } from '@mediaflow/db';
 import { FOLDERS, type PermanentFolder } from '@mediaflow/providers';
-import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
@@ -98,46 +97,30 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
       const featured = fromFile(featuredFile) ?? (featuredAssetId ? assets.get(featuredAssetId) : undefined);
       if (banner) images.push({ role: 'banner', folder: FOLDERS.blogBanners, item: banner });
       if (featured) images.push({ role: 'featured', folder: FOLDERS.blogFeatured, item: featured });
-      const persistStep = images.length;
       const stepOf = (role: 'banner' | 'featured') => {
         const step = images.findIndex((image) => image.role === role);
         return step < 0 ? null : step;
       };
 
       try {
-        const accepted = await options.submissions.submitChain({
+        const accepted = await options.submissions.submitMedia({
           kind: 'submit-blog',
           ownerId: request.userId,
           origin: originOf(request),
           summary: { title, images: images.map((image) => `${image.role}: ${image.item.label}`) },
-          steps: [
-            ...images.map((image, step) => ({
-              step,
-              kind: 'promote-media',
-              label: `${image.role} ${image.item.label}`,
-            })),
-            { step: persistStep, kind: 'persist-blog', label: 'write blog' },
-          ],
-          build: (jobId) => ({
-            first: images.map(
-              (image, step): JobRequest => ({
-                name: 'promote-media',
-                payload: {
-                  jobId,
-                  step,
-                  source: image.item.source,
-                  folder: image.folder,
-                  publicId: `${image.role}-${jobId}`,
-                  copy: image.item.copy,
-                  ...(image.item.assetId ? { assetId: image.item.assetId } : {}),
-                },
-              }),
-            ),
-            last: {
+          media: images.map(({ role, folder, item }) => ({
+            item,
+            folder,
+            publicId: (jobId) => `${role}-${jobId}`,
+            label: `${role} ${item.label}`,
+          })),
+          persist: {
+            label: 'write blog',
+            request: (jobId, step) => ({
               name: 'persist-blog',
               payload: {
                 jobId,
-                step: persistStep,
+                step,
                 authorId: request.userId,
                 title,
                 content,
@@ -145,8 +128,8 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
                 bannerStep: stepOf('banner'),
                 featuredStep: stepOf('featured'),
               },
-            },
-          }),
+            }),
+          },
         });
         return reply.code(202).send(accepted);
       } catch (error) {

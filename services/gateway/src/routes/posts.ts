@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BrandsRepository, PostsRepository, PostWithMedia } from '@mediaflow/db';
 import { deliveryFor, FOLDERS } from '@mediaflow/providers';
-import type { JobRequest } from '@mediaflow/queue';
 import { Type } from 'typebox';
 import { errorResponses, HttpError } from '../errors.ts';
 import type { MediaIntake, MediaSource } from '../media-intake.ts';
@@ -122,45 +121,33 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         if (field === 'assetId') return assets.get(assetId[index] ?? '') ?? [];
         return [];
       });
-      const persistStep = items.length;
       try {
-        const accepted = await options.submissions.submitChain({
+        const accepted = await options.submissions.submitMedia({
           kind: 'submit-post',
           ownerId: request.userId,
           origin: originOf(request),
           summary: { brandId, caption, scheduledAt: scheduledAt ?? null, media: items.map((item) => item.label) },
-          steps: [
-            ...items.map((item, step) => ({ step, kind: 'promote-media', label: `media[${step}] ${item.label}` })),
-            { step: persistStep, kind: 'persist-post', label: 'write post' },
-          ],
-          build: (jobId) => ({
-            first: items.map(
-              (item, step): JobRequest => ({
-                name: 'promote-media',
-                payload: {
-                  jobId,
-                  step,
-                  source: item.source,
-                  folder: FOLDERS.social,
-                  publicId: `post-${jobId}-${step}`,
-                  copy: item.copy,
-                  ...(item.assetId ? { assetId: item.assetId } : {}),
-                },
-              }),
-            ),
-            last: {
+          media: items.map((item, step) => ({
+            item,
+            folder: FOLDERS.social,
+            publicId: (jobId) => `post-${jobId}-${step}`,
+            label: `media[${step}] ${item.label}`,
+          })),
+          persist: {
+            label: 'write post',
+            request: (jobId, step) => ({
               name: 'persist-post',
               payload: {
                 jobId,
-                step: persistStep,
+                step,
                 authorId: request.userId,
                 brandId,
                 caption,
                 scheduledAt: scheduledAt ?? null,
-                mediaSteps: items.map((_, step) => step),
+                mediaSteps: items.map((_, mediaStep) => mediaStep),
               },
-            },
-          }),
+            }),
+          },
         });
         return reply.code(202).send(accepted);
       } catch (error) {
