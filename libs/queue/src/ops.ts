@@ -1,3 +1,4 @@
+import type { Config } from '@mediaflow/config';
 import { observeQueues, startOpsServer } from '@mediaflow/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from './connection.ts';
@@ -9,17 +10,15 @@ import type { QueueName } from './contracts.ts';
  */
 export async function startWorkerOps(options: {
   queue: QueueName;
+  config: Pick<Config, 'queuePrefix' | 'metricsPort' | 'host'>;
   connection: Redis;
-  prefix: string;
-  port: number;
-  host: string;
   pingDatabase: () => Promise<unknown>;
 }): Promise<() => Promise<void>> {
-  const queue = new Queue(options.queue, { connection: options.connection, prefix: options.prefix });
+  const queue = new Queue(options.queue, { connection: options.connection, prefix: options.config.queuePrefix });
   observeQueues([queue]);
   const server = await startOpsServer({
-    port: options.port,
-    host: options.host,
+    port: options.config.metricsPort,
+    host: options.config.host,
     checks: { redis: () => options.connection.ping(), postgres: options.pingDatabase },
   });
   return async () => {

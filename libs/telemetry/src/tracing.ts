@@ -1,3 +1,4 @@
+import type { Config } from '@mediaflow/config';
 import {
   type Context,
   context,
@@ -29,13 +30,17 @@ export const tracer: Tracer = trace.getTracer('mediaflow');
  * registered: the OpenTelemetry API stays a no-op and spans cost next to nothing.
  * Answers a function that flushes and stops the exporter (call it at shutdown).
  */
-export function startTracing(options: { serviceName: string; endpoint: string | undefined }): () => Promise<void> {
-  if (options.endpoint === undefined) return async () => {};
+export function startTracing(
+  service: string,
+  config: Pick<Config, 'otlpEndpoint' | 'otelServiceName'>,
+): () => Promise<void> {
+  const endpoint = config.otlpEndpoint;
+  if (endpoint === undefined) return async () => {};
   const provider = new TracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+    resource: resourceFromAttributes({ 'service.name': config.otelServiceName ?? `mediaflow-${service}` }),
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
+        exporter: new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }),
         // Short batches: a trace shows up within a second, not five.
         scheduledDelayMillis: 1_000,
       }),

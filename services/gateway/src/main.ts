@@ -9,10 +9,7 @@ import { runServer } from './server.ts';
 // Composition root: config, clients and the app, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
-const stopTracing = startTracing({
-  serviceName: config.otelServiceName ?? 'mediaflow-gateway',
-  endpoint: config.otlpEndpoint,
-});
+const stopTracing = startTracing('gateway', config);
 if (config.jwt.isDevelopmentDefault) {
   logger.warn(
     'JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.',

@@ -48,7 +48,7 @@ describe('workers as processes: request ids, traces, worker metrics, polling', (
   beforeAll(async () => {
     collector = await startFakeOtlpCollector();
     // This process runs the gateway; the workers run as their own processes, exporting on their own.
-    stopTracing = startTracing({ serviceName: 'mediaflow-gateway', endpoint: collector.endpoint });
+    stopTracing = startTracing('gateway', { otlpEndpoint: collector.endpoint, otelServiceName: undefined });
     stack = await startStack({ inProcessWorkers: false });
   });
   afterAll(async () => {

@@ -12,10 +12,7 @@ const SHUTDOWN_DEADLINE_MS = 90_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'generator', level: config.logLevel });
-const stopTracing = startTracing({
-  serviceName: config.otelServiceName ?? 'mediaflow-generator',
-  endpoint: config.otlpEndpoint,
-});
+const stopTracing = startTracing('generator', config);
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 const generator = buildImageGenerator(config);
@@ -25,14 +22,7 @@ logger.info(
   `generator worker starting: ${config.gemini ? 'Gemini' : 'LOCAL generator (no GEMINI_API_KEY)'}, store ${store.name}`,
 );
 const worker = startGeneratorWorker({ config, db, connection, generator, store, logger });
-const stopOps = await startWorkerOps({
-  queue: 'generation',
-  connection,
-  prefix: config.queuePrefix,
-  port: config.metricsPort,
-  host: config.host,
-  pingDatabase: () => pingDatabase(db),
-});
+const stopOps = await startWorkerOps({ queue: 'generation', config, connection, pingDatabase: () => pingDatabase(db) });
 
 closeOnSignal({
   logger,

@@ -11,20 +11,15 @@ const SHUTDOWN_DEADLINE_MS = 30_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'persistence', level: config.logLevel });
-const stopTracing = startTracing({
-  serviceName: config.otelServiceName ?? 'mediaflow-persistence',
-  endpoint: config.otlpEndpoint,
-});
+const stopTracing = startTracing('persistence', config);
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 logger.info({ concurrency: config.persistenceConcurrency }, 'persistence worker starting');
 const worker = startPersistenceWorker({ config, db, connection, logger });
 const stopOps = await startWorkerOps({
   queue: 'persistence',
+  config,
   connection,
-  prefix: config.queuePrefix,
-  port: config.metricsPort,
-  host: config.host,
   pingDatabase: () => pingDatabase(db),
 });
 

@@ -12,10 +12,7 @@ const SHUTDOWN_DEADLINE_MS = 120_000;
 // Composition root: config, clients and the worker, built and wired here and nowhere else.
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'storage', level: config.logLevel });
-const stopTracing = startTracing({
-  serviceName: config.otelServiceName ?? 'mediaflow-storage',
-  endpoint: config.otlpEndpoint,
-});
+const stopTracing = startTracing('storage', config);
 const db = createDb(config.databaseUrl);
 const connection = createRedis(config.redisUrl, 'worker', config.redisCluster);
 const store = buildMediaStore(config, logger);
@@ -27,14 +24,7 @@ const worker = startStorageWorker({ config, db, connection, store, logger });
 const producerConnection = createRedis(config.redisUrl, 'producer', config.redisCluster);
 const producer = new JobProducer({ connection: producerConnection, prefix: config.queuePrefix, retry: config.jobs });
 const stopTasks = startMaintenance({ config, db, store, producer, logger });
-const stopOps = await startWorkerOps({
-  queue: 'storage',
-  connection,
-  prefix: config.queuePrefix,
-  port: config.metricsPort,
-  host: config.host,
-  pingDatabase: () => pingDatabase(db),
-});
+const stopOps = await startWorkerOps({ queue: 'storage', config, connection, pingDatabase: () => pingDatabase(db) });
 
 closeOnSignal({
   logger,

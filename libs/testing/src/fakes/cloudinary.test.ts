@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +11,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeCloudinary } from './cloudinary.ts';
 import { startFakeCloudinary } from './cloudinary.ts';
+import { listen } from './http.ts';
 import { startFakeImageKit } from './imagekit.ts';
 import { fakeMp4 } from './video.ts';
 
@@ -271,12 +271,11 @@ describe('fake Cloudinary: videos, chunks, remote files, rename, destroy', () =>
   });
 
   it('fetches a remote URL given as file (upload and upload_large alike)', async () => {
-    const server = http.createServer((req, res) => {
+    const server = await listen((req, res) => {
       if (req.url === '/media/clip.mp4') res.writeHead(200, { 'content-type': 'video/mp4' }).end(video);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { origin } = server;
     try {
       const result = await cloudinary.uploader.upload(
         `${origin}/media/clip.mp4`,
@@ -299,7 +298,7 @@ describe('fake Cloudinary: videos, chunks, remote files, rename, destroy', () =>
         .catch((e: unknown) => e);
       expect(missing).toMatchObject({ http_code: 404, message: `Resource not found - ${origin}/nothing.mp4` });
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

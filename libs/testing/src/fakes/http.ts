@@ -47,7 +47,8 @@ export function sendJson(
   res.end(JSON.stringify(body));
 }
 
-const MIME_TYPES: Record<string, string> = {
+/** Media types by file extension, as the fake stores report and serve them. */
+export const MIME_TYPES: Record<string, string> = {
   jpg: 'image/jpeg',
   jpeg: 'image/jpeg',
   png: 'image/png',

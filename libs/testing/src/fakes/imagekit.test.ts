@@ -1,7 +1,6 @@
 import { createReadStream, openAsBlob } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ImageKit, {
@@ -15,6 +14,7 @@ import { v2 as cloudinary } from 'cloudinary';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeCloudinary } from './cloudinary.ts';
+import { listen } from './http.ts';
 import type { FakeImageKit } from './imagekit.ts';
 import { startFakeImageKit } from './imagekit.ts';
 import { fakeMp4 } from './video.ts';
@@ -159,12 +159,11 @@ describe('fake ImageKit: files from disk and URLs, videos, move, details, delete
   });
 
   it('fetches a URL given as file', async () => {
-    const server = http.createServer((req, res) => {
+    const server = await listen((req, res) => {
       if (req.url === '/media/clip.mp4') res.writeHead(200, { 'content-type': 'video/mp4' }).end(video);
       else res.writeHead(404).end();
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { origin } = server;
     try {
       const result = await client.files.upload({
         file: `${origin}/media/clip.mp4`,
@@ -183,7 +182,7 @@ describe('fake ImageKit: files from disk and URLs, videos, move, details, delete
         .catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(BadRequestError);
     } finally {
-      server.close();
+      await server.close();
     }
   });
 

@@ -7,6 +7,7 @@ import {
   fileField,
   isRemoteUrl,
   listen,
+  MIME_TYPES,
   operationFailures,
   pathOf,
   probeImage,
@@ -74,18 +75,6 @@ type StoredFile = {
 };
 
 const HELP = 'For support kindly contact us at support@imagekit.io .';
-
-const MIME_TYPES: Record<string, string> = {
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  avif: 'image/avif',
-  mp4: 'video/mp4',
-  mov: 'video/quicktime',
-  webm: 'video/webm',
-};
 
 function fail(
   res: ServerResponse,
