@@ -34,6 +34,16 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
           ...errorResponses(400, 401, 404),
         },
       },
+      // The ETag is the hash of the answer as serialized, so the answer is serialized once.
+      onSend: async (request, reply, payload) => {
+        if (reply.statusCode !== 200 || typeof payload !== 'string') return payload;
+        const etag = `"${createHash('sha1').update(payload).digest('base64url')}"`;
+        reply.header('etag', etag);
+        if (!request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))
+          return payload;
+        reply.code(304).removeHeader('content-type');
+        return '';
+      },
     },
     async (request, reply) => {
       const job = await options.jobs.findForOwner(request.params.jobId, request.userId);
@@ -59,11 +69,8 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
             }
           : {}),
       };
-      const etag = `"${createHash('sha1').update(JSON.stringify(body)).digest('base64url')}"`;
-      reply.header('etag', etag).header('cache-control', 'private, no-cache');
+      reply.header('cache-control', 'private, no-cache');
       if (job.status === 'queued' || job.status === 'active') reply.header('retry-after', String(POLL_AFTER_S));
-      if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag))
-        return reply.code(304).send(null);
       return body;
     },
   );
