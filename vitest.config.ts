@@ -5,7 +5,7 @@ export default defineConfig({
     include: [
       'libs/*/src/**/*.test.ts',
       'services/*/src/**/*.test.ts',
-      'services/*/test/**/*.test.ts',
+      'e2e/src/**/*.test.ts',
       'scripts/src/**/*.test.ts',
       'infra/**/*.test.ts',
     ],

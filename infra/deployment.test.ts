@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENV_VARIABLES, loadConfig } from '@mediaflow/config';
-import { QUEUE_NAMES } from '@mediaflow/queue';
+import { QUEUE_NAMES, SERVICE_QUEUES } from '@mediaflow/domain';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -14,12 +14,8 @@ const K8S_DIR = path.join(ROOT, 'infra/k8s');
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 const SERVICES = readdirSync(path.join(ROOT, 'services'));
-const WORKER_QUEUES: Record<string, string> = {
-  generator: 'generation',
-  storage: 'storage',
-  persistence: 'persistence',
-};
-const WORKERS = Object.keys(WORKER_QUEUES);
+const WORKER_QUEUES: Record<string, string> = SERVICE_QUEUES;
+const WORKERS = Object.keys(SERVICE_QUEUES);
 const GATEWAY = 'gateway';
 const MIGRATE = 'scripts/src/migrate.ts';
 // Credentials belong in the Secret, never in the ConfigMap or a manifest's literal env.

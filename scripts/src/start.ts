@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigOrExit } from '@mediaflow/config';
+import { SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { checkRedis, PreflightError, prepareDatabase } from './preflight.ts';
 
 /**
@@ -9,7 +10,7 @@ import { checkRedis, PreflightError, prepareDatabase } from './preflight.ts';
  * child processes in the foreground. SIGINT/SIGTERM go on to each child; once all have shut down
  * cleanly it exits 0. A child that dies on its own takes the others down and exits non-zero.
  */
-const SERVICES = ['gateway', 'generator', 'storage', 'persistence'] as const;
+const SERVICES = ['gateway', ...(Object.keys(SERVICE_QUEUES) as WorkerServiceName[])] as const;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 const config = loadConfigOrExit();

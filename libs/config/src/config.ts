@@ -3,7 +3,7 @@ import path from 'node:path';
 /**
  * The one typed view of the environment. Every service builds it once at start with
  * `loadConfigOrExit()`; nothing else in the project reads `process.env`.
- * The variable names are a contract with deployments: see the table in README.md.
+ * The variable names are a contract with deployments: see the table in docs/configuration.md.
  */
 export interface Config {
   nodeEnv: 'development' | 'production' | 'test';
@@ -265,7 +265,7 @@ export function loadConfigOrExit(env: Env = process.env): Config {
     return loadConfig(env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\nSee the configuration table in README.md.\n`);
+    process.stderr.write(`${error.message}\nSee the configuration table in docs/configuration.md.\n`);
     process.exit(1);
   }
 }

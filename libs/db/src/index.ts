@@ -4,13 +4,16 @@ export { BlogsRepository, type NewBlog } from './repositories/blogs.ts';
 export { type Brand, BrandsRepository } from './repositories/brands.ts';
 export { type Cursor, decodeCursor, encodeCursor } from './repositories/cursor.ts';
 export { GeneratedAssetsRepository } from './repositories/generated-assets.ts';
-export { type IdempotencyClaim, IdempotencyKeysRepository } from './repositories/idempotency-keys.ts';
 export {
+  type IdempotencyClaim,
+  IdempotencyKeysRepository,
   type IdempotentAnswer,
+} from './repositories/idempotency-keys.ts';
+export {
   type JobInput,
-  type JobRef,
   type JobStepView,
   JobsRepository,
+  type NewJobRecord,
   type NewJobStep,
 } from './repositories/jobs.ts';
 export { type NewMedia, type NewPost, PostsRepository, type PostWithMedia } from './repositories/posts.ts';

@@ -5,6 +5,7 @@ import * as initial from './migrations/0001-initial.ts';
 import * as jobSteps from './migrations/0002-job-steps.ts';
 import * as idempotencyKeys from './migrations/0003-idempotency-keys.ts';
 import * as unfinishedByOwner from './migrations/0004-unfinished-by-owner.ts';
+import * as millisecondTimestamps from './migrations/0005-millisecond-timestamps.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
 const migrations: Record<string, Migration> = {
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0002-job-steps': jobSteps,
   '0003-idempotency-keys': idempotencyKeys,
   '0004-unfinished-by-owner': unfinishedByOwner,
+  '0005-millisecond-timestamps': millisecondTimestamps,
 };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {

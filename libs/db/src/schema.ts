@@ -1,3 +1,14 @@
+import type {
+  AspectRatio,
+  JobErrorRecord,
+  JobKind,
+  JobKindResult,
+  JobName,
+  JobPlan,
+  JobStatus,
+  StepResult,
+  StoreProvider,
+} from '@mediaflow/domain';
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /**
@@ -74,7 +85,7 @@ export interface MediaTable {
   brandId: string;
   userId: string;
   position: number;
-  provider: string;
+  provider: StoreProvider;
   providerId: string;
   width: number | null;
   height: number | null;
@@ -104,9 +115,9 @@ export interface GeneratedAssetsTable {
   prompt: string;
   enhancedPrompt: string;
   model: string;
-  aspectRatio: string;
+  aspectRatio: AspectRatio;
   referenceSha256: string | null;
-  provider: string;
+  provider: StoreProvider;
   providerId: string;
   url: string;
   width: number;
@@ -121,27 +132,19 @@ export interface GeneratedAssetsTable {
   updatedAt: UpdatedAt;
 }
 
-export type JobStatus = 'queued' | 'active' | 'completed' | 'failed';
-
 export interface JobsTable {
   id: Generated<string>;
-  kind: string;
+  kind: JobKind;
   ownerId: string;
   status: Generated<JobStatus>;
   attempts: Generated<number>;
-  payload: ColumnType<unknown, string, string>;
-  result: ColumnType<unknown, string | null, string | null>;
+  /** Everything needed to queue the job again (JSON). */
+  payload: ColumnType<JobPlan, string, string>;
+  result: ColumnType<JobKindResult | null, string | null, string | null>;
   error: ColumnType<JobErrorRecord | null, string | null, string | null>;
   createdAt: CreatedAt;
   updatedAt: UpdatedAt;
   finishedAt: Date | null;
-}
-
-/** What a failed (or retrying) job tells its poller. */
-export interface JobErrorRecord {
-  code: string;
-  message: string;
-  retryable: boolean;
 }
 
 /** Files a job needs as input (a reference image), kept with the job so an accepted job always has them. */
@@ -158,12 +161,12 @@ export interface JobInputsTable {
 export interface JobStepsTable {
   jobId: string;
   step: number;
-  kind: string;
+  kind: JobName;
   /** What the step works on, for people: `media[2] clip.mp4`, `banner`, `write post`. */
   label: string;
   state: Generated<JobStatus>;
   attempts: Generated<number>;
-  result: ColumnType<unknown, string | null, string | null>;
+  result: ColumnType<StepResult | null, string | null, string | null>;
   error: ColumnType<JobErrorRecord | null, string | null, string | null>;
   updatedAt: UpdatedAt;
 }

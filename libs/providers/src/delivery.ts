@@ -1,4 +1,4 @@
-import type { ResourceType, StoreProvider } from './stores/media-store.ts';
+import type { ResourceType, StoreProvider } from '@mediaflow/domain';
 
 /** Widths offered in an image's srcset. */
 export const SRCSET_WIDTHS = [320, 640, 1024, 1600] as const;

@@ -1,24 +1,28 @@
+import type { ProviderErrorCode, StoreProvider } from '@mediaflow/domain';
+
+/** Every provider an error can come from, one lowercase spelling each: the stores and the image model. */
+export type ProviderName = StoreProvider | 'gemini';
+
+/** How messages name each provider to a person. */
+export const PROVIDER_LABELS: Record<ProviderName, string> = {
+  cloudinary: 'Cloudinary',
+  imagekit: 'ImageKit',
+  local: 'local store',
+  gemini: 'Gemini',
+};
+
 /**
  * What went wrong at a provider, in terms a job's poller can act on. `retryable` decides whether
  * the queue tries again (429, 5xx, timeouts, network) or fails the job at once (400, blocked, no image).
  */
-export type ProviderErrorCode =
-  | 'provider_blocked'
-  | 'provider_timeout'
-  | 'provider_quota'
-  | 'provider_unavailable'
-  | 'provider_rejected'
-  | 'provider_auth'
-  | 'provider_no_image';
-
 export class ProviderError extends Error {
-  readonly provider: string;
+  readonly provider: ProviderName;
   readonly code: ProviderErrorCode;
   readonly retryable: boolean;
   readonly status: number | undefined;
 
   constructor(options: {
-    provider: string;
+    provider: ProviderName;
     code: ProviderErrorCode;
     message: string;
     retryable: boolean;
@@ -36,18 +40,19 @@ export class ProviderError extends Error {
 
 /** Maps an HTTP status from any provider to the error a poller sees. */
 export function providerErrorFromStatus(
-  provider: string,
+  provider: ProviderName,
   status: number,
   detail: string,
   cause?: unknown,
 ): ProviderError {
   const base = { provider, status, cause };
+  const label = PROVIDER_LABELS[provider];
   if (status === 429) {
     return new ProviderError({
       ...base,
       code: 'provider_quota',
       retryable: true,
-      message: `${provider} is rate limiting or out of quota (429): ${detail}`,
+      message: `${label} is rate limiting or out of quota (429): ${detail}`,
     });
   }
   if (status === 408 || status === 504) {
@@ -55,7 +60,7 @@ export function providerErrorFromStatus(
       ...base,
       code: 'provider_timeout',
       retryable: true,
-      message: `${provider} timed out (${status}): ${detail}`,
+      message: `${label} timed out (${status}): ${detail}`,
     });
   }
   if (status >= 500) {
@@ -63,7 +68,7 @@ export function providerErrorFromStatus(
       ...base,
       code: 'provider_unavailable',
       retryable: true,
-      message: `${provider} failed (${status}): ${detail}`,
+      message: `${label} failed (${status}): ${detail}`,
     });
   }
   if (status === 401 || status === 403) {
@@ -71,26 +76,27 @@ export function providerErrorFromStatus(
       ...base,
       code: 'provider_auth',
       retryable: false,
-      message: `${provider} refused the credentials (${status}): ${detail}. Check the API key in the configuration.`,
+      message: `${label} refused the credentials (${status}): ${detail}. Check the API key in the configuration.`,
     });
   }
   return new ProviderError({
     ...base,
     code: 'provider_rejected',
     retryable: false,
-    message: `${provider} rejected the request (${status}): ${detail}`,
+    message: `${label} rejected the request (${status}): ${detail}`,
   });
 }
 
 /** Network failures and our own timeouts: nothing was answered, so trying again is right. */
-export function providerErrorFromNetwork(provider: string, error: unknown, timeoutMs: number): ProviderError {
+export function providerErrorFromNetwork(provider: ProviderName, error: unknown, timeoutMs: number): ProviderError {
+  const label = PROVIDER_LABELS[provider];
   const name = error instanceof Error ? error.name : '';
   if (name === 'AbortError' || name === 'TimeoutError') {
     return new ProviderError({
       provider,
       code: 'provider_timeout',
       retryable: true,
-      message: `${provider} did not answer within ${timeoutMs} ms`,
+      message: `${label} did not answer within ${timeoutMs} ms`,
       cause: error,
     });
   }
@@ -100,7 +106,7 @@ export function providerErrorFromNetwork(provider: string, error: unknown, timeo
     provider,
     code: 'provider_unavailable',
     retryable: true,
-    message: `${provider} could not be reached: ${detail}`,
+    message: `${label} could not be reached: ${detail}`,
     cause: error,
   });
 }

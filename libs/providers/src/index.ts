@@ -1,10 +1,10 @@
 export { type Delivery, deliveryFor, SRCSET_WIDTHS } from './delivery.ts';
-export { ProviderError, type ProviderErrorCode } from './errors.ts';
+export { ProviderError, type ProviderName } from './errors.ts';
 export { buildImageGenerator, buildMediaStore, usesLocalStore } from './from-config.ts';
 export { GeminiImageGenerator } from './generators/gemini.ts';
 export type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './generators/image-generator.ts';
 export { LocalImageGenerator } from './generators/local.ts';
-export { ASPECT_RATIOS, type AspectRatio, nearestAspectRatio } from './images/aspect-ratio.ts';
+export { nearestAspectRatio } from './images/aspect-ratio.ts';
 export { type ImageFormat, inspectImage, type JpegImage, sniffImageFormat, toJpegAtRatio } from './images/jpeg.ts';
 export { type MediaKind, SNIFF_BYTES, sniffMediaKind } from './images/media-kind.ts';
 export { CircuitBreakerStore } from './stores/circuit-breaker.ts';
@@ -13,15 +13,9 @@ export { FallbackStore } from './stores/fallback.ts';
 export { ImageKitStore } from './stores/imagekit.ts';
 export { LocalDiskStore } from './stores/local-disk.ts';
 export {
-  FOLDERS,
-  GENERATED_FOLDER,
   generatedImageMedia,
   type MediaStore,
-  type PermanentFolder,
   type PromoteRequest,
-  type ResourceType,
-  type StoredMedia,
-  type StoreProvider,
   type UploadRequest,
 } from './stores/media-store.ts';
 export { RetryingStore } from './stores/retrying.ts';

@@ -1,10 +1,12 @@
-export type { Worker } from 'bullmq';
 export { createRedis, type Redis } from './connection.ts';
-export type { JobContext } from './contracts.ts';
-export * from './contracts.ts';
-export { describeFailure, type JobErrorCode, PermanentJobError } from './errors.ts';
+export { describeFailure } from './errors.ts';
 export { startWorkerOps } from './ops.ts';
-export { enqueuePlan, type JobPlan, requeue } from './plan.ts';
-export { JobProducer, type RetryPolicy } from './producer.ts';
+export {
+  type FailedQueueJob,
+  QUEUE_STATES,
+  QueueRepository,
+  type QueueState,
+  type RetryPolicy,
+} from './queue-repository.ts';
 export { closeOnSignal } from './shutdown.ts';
-export { type HandlerMap, type JobStateRecorder, startWorker, type WorkerOptions } from './worker.ts';
+export { type HandlerMap, type JobStateRecorder, type QueueWorker, startWorker, type WorkerOptions } from './worker.ts';

@@ -1,8 +1,8 @@
 import type { Config } from '@mediaflow/config';
+import type { QueueName } from '@mediaflow/domain';
 import { observeQueues, startOpsServer } from '@mediaflow/telemetry';
-import { Queue } from 'bullmq';
 import type { Redis } from './connection.ts';
-import type { QueueName } from './contracts.ts';
+import type { QueueRepository } from './queue-repository.ts';
 
 /**
  * A worker's /healthz, /readyz (Redis and PostgreSQL answer) and /metrics on its METRICS_PORT, its
@@ -10,12 +10,12 @@ import type { QueueName } from './contracts.ts';
  */
 export async function startWorkerOps(options: {
   queue: QueueName;
-  config: Pick<Config, 'queuePrefix' | 'metricsPort' | 'host'>;
+  queues: QueueRepository;
+  config: Pick<Config, 'metricsPort' | 'host'>;
   connection: Redis;
   pingDatabase: () => Promise<unknown>;
 }): Promise<() => Promise<void>> {
-  const queue = new Queue(options.queue, { connection: options.connection, prefix: options.config.queuePrefix });
-  observeQueues([queue]);
+  observeQueues([options.queue], (name) => options.queues.counts(name));
   const server = await startOpsServer({
     port: options.config.metricsPort,
     host: options.config.host,
@@ -24,6 +24,5 @@ export async function startWorkerOps(options: {
   return async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
-    await queue.close();
   };
 }

@@ -1,9 +1,16 @@
-import type { JobErrorRecord, JobRef } from '@mediaflow/db';
+import type {
+  JobErrorRecord,
+  JobNamesOf,
+  JobPayload,
+  JobRef,
+  JobRefPayload,
+  JobResult,
+  QueueName,
+} from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
 import { contextFrom, inSpan, jobDuration, SpanKind } from '@mediaflow/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from './connection.ts';
-import type { JobNamesOf, JobPayload, JobRefPayload, JobResult, QueueName } from './contracts.ts';
 import { describeFailure } from './errors.ts';
 
 /** A worker's handlers, one per job kind of its queue: plain async functions of (payload, deps). */
@@ -15,7 +22,7 @@ export type HandlerMap<Q extends QueueName, Deps> = {
 export interface JobStateRecorder {
   /** False when there is nothing to run: no such job, or it has already ended. */
   markActive(ref: JobRef): Promise<boolean>;
-  markCompleted(ref: JobRef, result: unknown): Promise<void>;
+  markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<void>;
   markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
   markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
 }
@@ -37,14 +44,19 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
  * Runs a queue's handlers and records each attempt's outcome in PostgreSQL. Permanent failures
  * (bad input, a provider's final no) leave as UnrecoverableError so BullMQ does not retry them.
  */
-export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): Worker {
+export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): QueueWorker {
   const { handlers, deps, recorder, logger } = options;
   const runAttempt = async (job: Job<JobRefPayload>): Promise<unknown> => {
     const handler = handlers[job.name as JobNamesOf<Q>] as
-      | ((payload: unknown, deps: Deps) => Promise<unknown>)
+      | ((payload: unknown, deps: Deps) => Promise<JobResult<JobNamesOf<Q>>>)
       | undefined;
-    if (!handler) throw new UnrecoverableError(`queue "${options.queue}" has no handler for job "${job.name}"`);
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
+    if (!handler) {
+      // A worker deployed out of step with the job contracts: the job fails, and its poller hears why.
+      const message = `queue "${options.queue}" has no handler for job "${job.name}"`;
+      await recorder.markFailed(ref, { code: 'internal', message, retryable: false });
+      throw new UnrecoverableError(message);
+    }
     const attempt = job.attemptsMade + 1;
     const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
     const runnable = await recorder.markActive(ref).catch((error: unknown) => {
@@ -108,5 +120,17 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   });
   // Connection trouble and the like: BullMQ reconnects by itself, so it is reported, not fatal.
   worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));
-  return worker;
+  return {
+    pause: () => worker.pause(true),
+    resume: () => worker.resume(),
+    close: (force) => worker.close(force),
+  };
+}
+
+/** A running worker: it stops taking jobs on pause (what runs finishes) and on close. */
+export interface QueueWorker {
+  pause(): Promise<void>;
+  resume(): void;
+  /** Waits for running jobs unless `force`. */
+  close(force?: boolean): Promise<void>;
 }

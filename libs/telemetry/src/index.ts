@@ -2,7 +2,6 @@ export {
   httpRequestDuration,
   jobDuration,
   observeQueues,
-  type QueueCounts,
   registry,
   storeFallbacks,
   tempAssetsCleaned,

@@ -52,19 +52,14 @@ export const tempAssetsCleaned = new Counter({
   registers: [registry],
 });
 
-/** Job counts by state, read from BullMQ when /metrics is scraped. */
-export interface QueueCounts {
-  name: string;
-  getJobCounts(...states: string[]): Promise<Record<string, number>>;
-}
-
-const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children'] as const;
-
 /**
- * Reports these queues' depths on every scrape. Each replica reports the same numbers (they come from
- * Redis): aggregate with max, not sum.
+ * Reports these queues' depths by state on every scrape, from `counts` (the queue repository's). Each
+ * replica reports the same numbers (they come from Redis): aggregate with max, not sum.
  */
-export function observeQueues(queues: QueueCounts[]): void {
+export function observeQueues<Q extends string>(
+  queues: readonly Q[],
+  counts: (queue: Q) => Promise<Record<string, number>>,
+): void {
   registry.removeSingleMetric('mediaflow_queue_jobs');
   new Gauge({
     name: 'mediaflow_queue_jobs',
@@ -74,8 +69,7 @@ export function observeQueues(queues: QueueCounts[]): void {
     async collect() {
       this.reset();
       for (const queue of queues) {
-        const counts = await queue.getJobCounts(...QUEUE_STATES);
-        for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+        for (const [state, count] of Object.entries(await counts(queue))) this.set({ queue, state }, count);
       }
     },
   });

@@ -1,19 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createDb, migrateToLatest } from '@mediaflow/db';
+import { admin, withDatabase } from '@mediaflow/db/testing';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A PostgreSQL URL whose server lets tests create databases. */
-    postgresUrl: string;
-    redisUrl: string;
-    /** A migrated database that each test file clones (CREATE DATABASE … TEMPLATE). */
-    templateDatabase: string;
-    /** Names of databases and queue prefixes made by this run start with it, so teardown finds them. */
-    runId: string;
-  }
-}
 
 // Where the test servers come from, in order: DATABASE_URL / REDIS_URL when set; testcontainers
 // when a container runtime answers; else the local servers at their default addresses.
@@ -46,22 +35,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await client.end();
     for (const stop of stops) await stop();
   };
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-export async function admin(url: string, statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
 }
 
 async function containerRuntimeAvailable(): Promise<boolean> {

@@ -12,5 +12,4 @@ export {
   startProxy,
 } from './processes.ts';
 export { createTestRedis, type TestRedis } from './redis.ts';
-export { type JobStatus, type RequestOptions, type Stack, type StackOptions, startStack } from './stack.ts';
 export { signToken, TEST_JWT_SECRET } from './tokens.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
-import { createRedis, JobProducer } from '@mediaflow/queue';
+import { createRedis, QueueRepository } from '@mediaflow/queue';
 import Fastify from 'fastify';
 import { BARE_USER } from './setup.ts';
 
@@ -26,7 +26,7 @@ if (mode === 'hello') {
     db.selectFrom('jobs').selectAll().where('id', '=', request.params.id).executeTakeFirst(),
   );
 } else {
-  const producer = new JobProducer({
+  const queues = new QueueRepository({
     connection: createRedis(config.redisUrl, 'producer'),
     prefix: config.queuePrefix,
     retry: config.jobs,
@@ -42,7 +42,7 @@ if (mode === 'hello') {
       .insertInto('jobs')
       .values({ id: jobId, kind: job.name, ownerId: BARE_USER, payload: JSON.stringify({ last: job }) })
       .execute();
-    await producer.add(job);
+    await queues.add(job);
     return reply.code(202).send({ jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` });
   });
 }

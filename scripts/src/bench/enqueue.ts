@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { JobProducer, type JobRequest, type Redis, type RetryPolicy } from '@mediaflow/queue';
+import type { JobRequest } from '@mediaflow/domain';
+import { QueueRepository, type Redis, type RetryPolicy } from '@mediaflow/queue';
+import { Queue } from 'bullmq';
 import { IDLE_PREFIX } from './setup.ts';
 
 const BULK_CHUNK = 1_000;
@@ -11,7 +13,7 @@ export interface Latency {
 }
 
 /**
- * Latency of one JobProducer.add — the call the gateway makes for each accepted generation — on a queue
+ * Latency of one QueueRepository.add — the call the gateway makes for each accepted generation — on a queue
  * no worker consumes: with `backlog` jobs waiting (bulk-added in chunks), then once it is drained. Empty
  * comes second so that both are measured warm.
  */
@@ -21,9 +23,10 @@ export async function enqueueLatency(
   samples: number,
   backlog: number,
 ): Promise<{ empty: Latency; backlogged: Latency }> {
-  const producer = new JobProducer({ connection: redis, prefix: IDLE_PREFIX, retry });
+  const producer = new QueueRepository({ connection: redis, prefix: IDLE_PREFIX, retry });
+  // The backlog is bulk-added straight into BullMQ: setting up the measurement is not what is measured.
+  const queue = new Queue('generation', { connection: redis, prefix: IDLE_PREFIX });
   try {
-    const queue = producer.queue('generation');
     await addTimed(producer, WARMUP_ADDS);
     for (let added = 0; added < backlog; added += BULK_CHUNK) {
       await queue.addBulk(
@@ -39,12 +42,12 @@ export async function enqueueLatency(
     await queue.drain();
     return { backlogged, empty: await addTimed(producer, samples) };
   } finally {
-    await producer.close();
+    await Promise.all([producer.close(), queue.close()]);
   }
 }
 
 /** `count` adds one after another, each timed on its own. */
-async function addTimed(producer: JobProducer, count: number): Promise<Latency> {
+async function addTimed(producer: QueueRepository, count: number): Promise<Latency> {
   const times: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { QueueName } from '@mediaflow/queue';
+import { type QueueName, SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { makeImage, type ServiceProcess, signToken } from '@mediaflow/testing';
 import type autocannon from 'autocannon';
 import { enqueueLatency } from './enqueue.ts';
@@ -22,8 +22,6 @@ import {
   startGateway,
   stop,
   untilWorkersReady,
-  WORKER_QUEUES,
-  type WorkerService,
 } from './processes.ts';
 import { atLeast, atMost, below, machine, type Row, table, writeBenchmarks } from './report.ts';
 import { BARE_PREFIX, PREFIX, setUp } from './setup.ts';
@@ -46,8 +44,8 @@ const SCALES = [1, 2];
 /** Distinct users, so that no per-user cap answers 429 under load. */
 const GENERATING_USERS = 200;
 const POSTING_USERS = 20;
-const SERVICES: WorkerService[] = ['generator', 'storage', 'persistence'];
-const QUEUES: QueueName[] = SERVICES.map((service) => WORKER_QUEUES[service]);
+const SERVICES = Object.keys(SERVICE_QUEUES) as WorkerServiceName[];
+const QUEUES: QueueName[] = SERVICES.map((service) => SERVICE_QUEUES[service]);
 
 interface ScaleResult {
   scale: number;
@@ -289,13 +287,13 @@ try {
       errors: video.errors,
     },
     {
-      measure: `enqueue (JobProducer.add) p50, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
+      measure: `enqueue (QueueRepository.add) p50, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
       value: ms(enqueue.backlogged.p50Ms),
       baseline: { label: 'empty', figure: ms(enqueue.empty.p50Ms) },
       target: atMost(1.25),
     },
     {
-      measure: `enqueue (JobProducer.add) p99, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
+      measure: `enqueue (QueueRepository.add) p99, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
       value: ms(enqueue.backlogged.p99Ms),
       baseline: { label: 'empty', figure: ms(enqueue.empty.p99Ms) },
       target: atMost(1.25),
@@ -314,7 +312,7 @@ try {
       `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine.`,
       'Scaling rows compare 2 processes per queue with 1 (no target: on a machine with few cores the work, not the process count, is the limit).',
       'Video: a 500 MB MP4-shaped body made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers.',
-      `Enqueue latency: ${ENQUEUE_SAMPLES} JobProducer.add calls one after another (the call the gateway makes for a generation) on a queue no worker consumes: first with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, then once it has been drained.`,
+      `Enqueue latency: ${ENQUEUE_SAMPLES} QueueRepository.add calls one after another (the call the gateway makes for a generation) on a queue no worker consumes: first with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, then once it has been drained.`,
       '"invalid" in met? means the row saw non-2xx answers, connection errors or failed jobs: its figure is not a valid result. Targets are what the project aims for; the benchmark asserts none of them.',
     ],
   });

@@ -1,5 +1,6 @@
 import { loadConfigOrExit } from '@mediaflow/config';
-import { createRedis, type QueueName } from '@mediaflow/queue';
+import type { QueueName } from '@mediaflow/domain';
+import { createRedis } from '@mediaflow/queue';
 import { Worker } from 'bullmq';
 
 /**

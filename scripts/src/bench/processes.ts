@@ -1,16 +1,14 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { JobProducer, type QueueName, type Redis } from '@mediaflow/queue';
+import type { QueueName, WorkerServiceName } from '@mediaflow/domain';
+import { QueueRepository, type Redis } from '@mediaflow/queue';
 import { type ServiceProcess, sparePort, spawnNode, spawnService } from '@mediaflow/testing';
 import type { BaselineMode } from './baseline-server.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
-
-export const WORKER_QUEUES = { generator: 'generation', storage: 'storage', persistence: 'persistence' } as const;
-export type WorkerService = keyof typeof WORKER_QUEUES;
 
 /** One of this folder's bare baseline programs as its own process, spawned as spawnService spawns a service. */
 function spawnScript(
@@ -47,7 +45,7 @@ export async function startBaselineServer(mode: BaselineMode, env: Record<string
 
 /** The product's worker services, `perQueue` processes each, every one serving its metrics on a port of its own. */
 export async function spawnServiceWorkers(
-  services: WorkerService[],
+  services: WorkerServiceName[],
   perQueue: number,
   env: Record<string, string>,
 ): Promise<ServiceProcess[]> {
@@ -73,14 +71,14 @@ export async function untilWorkersReady(
   redis: Redis,
   prefix: string,
 ): Promise<void> {
-  const producer = new JobProducer({ connection: redis, prefix, retry: { attempts: 1, backoffMs: 1 } });
+  const repository = new QueueRepository({ connection: redis, prefix, retry: { attempts: 1, backoffMs: 1 } });
   try {
     await untilReady(workers, `${queues.join(', ')} workers`, async () => {
-      const counts = await Promise.all(queues.map((queue) => producer.queue(queue).getWorkersCount()));
+      const counts = await Promise.all(queues.map((queue) => repository.workerCount(queue)));
       return counts.every((count) => count >= perQueue);
     });
   } finally {
-    await producer.close();
+    await repository.close();
   }
 }
 

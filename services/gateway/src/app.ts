@@ -1,3 +1,4 @@
+import './http/request.ts';
 import { mkdir } from 'node:fs/promises';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
@@ -14,15 +15,14 @@ import {
   UsersRepository,
 } from '@mediaflow/db';
 import type { MediaStore } from '@mediaflow/providers';
-import { type JobProducer, QUEUE_NAMES, type Redis } from '@mediaflow/queue';
-import { createAuthHook } from './auth.ts';
-import { errorHandler, notFoundHandler } from './errors.ts';
-import { createIdempotencyHooks } from './idempotency.ts';
-import { MediaIntake } from './media-intake.ts';
-import { observability } from './observability.ts';
-import { registerApiDocs } from './openapi.ts';
-import { QUEUE_BOARD_PATH, queueBoard } from './queue-board.ts';
-import { createRateLimitHook } from './rate-limit.ts';
+import type { QueueRepository, Redis } from '@mediaflow/queue';
+import { createAuthHook } from './http/auth.ts';
+import { errorHandler, notFoundHandler } from './http/errors.ts';
+import { removeSpooled } from './http/multipart.ts';
+import { observability } from './http/observability.ts';
+import { registerApiDocs } from './http/openapi.ts';
+import { QUEUE_BOARD_PATH, queueBoard } from './http/queue-board.ts';
+import { createRateLimitHook } from './http/rate-limit.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
 import { brandsRoutes } from './routes/brands.ts';
@@ -30,8 +30,16 @@ import { generateImageRoute } from './routes/generate-image.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { postsRoutes } from './routes/posts.ts';
-import { Submissions } from './submissions.ts';
-import { removeSpooled } from './uploads.ts';
+import { BlogSubmission } from './services/blog-submission.ts';
+import { Blogs } from './services/blogs.ts';
+import { Brands } from './services/brands.ts';
+import { Generation } from './services/generation.ts';
+import { Idempotency } from './services/idempotency.ts';
+import { Jobs } from './services/jobs.ts';
+import { MediaIntake } from './services/media-intake.ts';
+import { PostSubmission } from './services/post-submission.ts';
+import { Posts } from './services/posts.ts';
+import { Submissions } from './services/submissions.ts';
 
 const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 3_600_000;
 /** A claimed key whose request never answered (its gateway died) is free again after this. */
@@ -51,7 +59,7 @@ export interface AppDeps {
   >;
   db: Db;
   redis: Redis;
-  producer: JobProducer;
+  queues: QueueRepository;
   /** Where submissions' files go until the storage worker promotes them. */
   store: MediaStore;
   /** Serve MEDIA_DIR under /media/: on when the local disk store stands in for the cloud stores. */
@@ -60,20 +68,29 @@ export interface AppDeps {
 
 /** The gateway: every route, registered explicitly. `server.ts` listens; tests inject. */
 export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => {
-  const jobs = new JobsRepository(deps.db);
-  const users = new UsersRepository(deps.db);
-  const brands = new BrandsRepository(deps.db);
-  const submissions = new Submissions({ jobs, producer: deps.producer, logger: fastify.log });
-  const intake = new MediaIntake({
-    store: deps.store,
-    assets: new GeneratedAssetsRepository(deps.db),
-    log: fastify.log,
-  });
+  const { config, db, queues } = deps;
+  const jobs = new JobsRepository(db);
+  const users = new UsersRepository(db);
+  const brands = new BrandsRepository(db);
   const limits = {
-    maxImageBytes: deps.config.maxImageBytes,
-    maxImagePixels: deps.config.maxImagePixels,
-    maxVideoBytes: deps.config.maxVideoBytes,
+    maxImageBytes: config.maxImageBytes,
+    maxImagePixels: config.maxImagePixels,
+    maxVideoBytes: config.maxVideoBytes,
   };
+
+  // The use cases: plain inputs and results, no HTTP (services/).
+  const idempotency = new Idempotency(
+    new IdempotencyKeysRepository(db, { lifetimeMs: IDEMPOTENCY_KEY_LIFETIME_MS, staleClaimMs: STALE_CLAIM_MS }),
+  );
+  const submissions = new Submissions({ jobs, queues, log: fastify.log });
+  const intake = new MediaIntake({ store: deps.store, assets: new GeneratedAssetsRepository(db), log: fastify.log });
+  const generation = new Generation({
+    jobs,
+    submissions,
+    maxImagePixels: config.maxImagePixels,
+    maxInFlight: config.maxGenerationsInFlight,
+  });
+  const jobsService = new Jobs({ jobs, queues });
 
   fastify.setErrorHandler(errorHandler);
   fastify.setNotFoundHandler(notFoundHandler);
@@ -81,64 +98,45 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
   fastify.removeContentTypeParser('text/plain');
   // Before every route, so that the docs see them all.
   await registerApiDocs(fastify, limits);
-  await fastify.register(observability, { queues: QUEUE_NAMES.map((name) => deps.producer.queue(name)) });
-  await fastify.register(healthRoutes, { db: deps.db, redis: deps.redis });
+  await fastify.register(observability, { queues });
+  await fastify.register(healthRoutes, { db, redis: deps.redis });
 
   if (deps.serveLocalMedia) {
-    await mkdir(deps.config.mediaDir, { recursive: true });
+    await mkdir(config.mediaDir, { recursive: true });
     await fastify.register(fastifyStatic, {
-      root: deps.config.mediaDir,
+      root: config.mediaDir,
       prefix: '/media/',
       index: false,
       dotfiles: 'deny',
     });
   }
-  await fastify.register(queueBoard, {
-    prefix: QUEUE_BOARD_PATH,
-    auth: { ...deps.config.jwt, users },
-    producer: deps.producer,
-  });
+  await fastify.register(queueBoard, { prefix: QUEUE_BOARD_PATH, auth: { ...config.jwt, users }, queues });
 
   await fastify.register(
     async (api) => {
-      api.addHook('onRequest', createAuthHook({ ...deps.config.jwt, users }));
+      api.addHook('onRequest', createAuthHook({ ...config.jwt, users }));
       api.addHook(
         'onRequest',
-        createRateLimitHook({ redis: deps.redis, prefix: deps.config.queuePrefix, limits: deps.config.rateLimits }),
+        createRateLimitHook({ redis: deps.redis, prefix: config.queuePrefix, limits: config.rateLimits }),
       );
-      const idempotency = createIdempotencyHooks(
-        new IdempotencyKeysRepository(deps.db, {
-          lifetimeMs: IDEMPOTENCY_KEY_LIFETIME_MS,
-          staleClaimMs: STALE_CLAIM_MS,
-        }),
-      );
-      api.addHook('preHandler', idempotency.claim);
-      api.addHook('onSend', idempotency.record);
-      await api.register(generateImageRoute, {
-        submissions,
-        jobs,
-        maxImageBytes: deps.config.maxImageBytes,
-        maxImagePixels: deps.config.maxImagePixels,
-        maxInFlight: deps.config.maxGenerationsInFlight,
-      });
-      await api.register(jobsRoute, { jobs });
-      await api.register(brandsRoutes, { brands });
-      await api.register(adminRoutes, { jobs, producer: deps.producer });
-      // Submissions stream their files to disk as they arrive (uploads.ts), so multipart here is plain.
+      await api.register(generateImageRoute, { generation, idempotency, maxImageBytes: config.maxImageBytes });
+      await api.register(jobsRoute, { jobs: jobsService });
+      await api.register(brandsRoutes, { brands: new Brands({ brands }), idempotency });
+      await api.register(adminRoutes, { jobs: jobsService, idempotency });
+      // Submissions stream their files to disk as they arrive (http/multipart.ts), so multipart here is plain.
       await api.register(async (submissionsApi) => {
         await submissionsApi.register(fastifyMultipart);
         submissionsApi.addHook('onResponse', removeSpooled);
         await submissionsApi.register(postsRoutes, {
-          submissions,
-          intake,
-          brands,
-          posts: new PostsRepository(deps.db),
+          submission: new PostSubmission({ brands, intake, submissions }),
+          posts: new Posts({ brands, posts: new PostsRepository(db) }),
+          idempotency,
           limits,
         });
         await submissionsApi.register(blogsRoutes, {
-          submissions,
-          intake,
-          blogs: new BlogsRepository(deps.db),
+          submission: new BlogSubmission({ intake, submissions }),
+          blogs: new Blogs({ blogs: new BlogsRepository(db) }),
+          idempotency,
           limits,
         });
       });

@@ -2,7 +2,7 @@ import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
 import { buildMediaStore, usesLocalStore } from '@mediaflow/providers';
-import { createRedis, JobProducer } from '@mediaflow/queue';
+import { createRedis, QueueRepository } from '@mediaflow/queue';
 import { startTracing } from '@mediaflow/telemetry';
 import { runServer } from './server.ts';
 
@@ -17,19 +17,19 @@ if (config.jwt.isDevelopmentDefault) {
 }
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, 'producer', config.redisCluster);
-const producer = new JobProducer({ connection: redis, prefix: config.queuePrefix, retry: config.jobs });
+const queues = new QueueRepository({ connection: redis, prefix: config.queuePrefix, retry: config.jobs });
 const store = buildMediaStore(config, logger);
 const serveLocalMedia = usesLocalStore(config);
 if (serveLocalMedia) logger.info({ mediaDir: config.mediaDir }, 'serving the local disk store under /media/');
 
 await runServer(
-  { config, db, redis, producer, store, serveLocalMedia },
+  { config, db, redis, queues, store, serveLocalMedia },
   {
     port: config.port,
     host: config.host,
     logger,
     onClose: async () => {
-      await producer.close();
+      await queues.close();
       redis.disconnect();
       await db.destroy();
       await stopTracing();

@@ -5,7 +5,7 @@ import closeWithGrace from 'close-with-grace';
 import Fastify from 'fastify';
 import fp from 'fastify-plugin';
 import { type AppDeps, app } from './app.ts';
-import { frameworkErrorHandler } from './errors.ts';
+import { frameworkErrorHandler } from './http/errors.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before the process gives up. */
 const SHUTDOWN_DEADLINE_MS = 10_000;

@@ -3,18 +3,18 @@ import type { GeneratedAssetRow, GeneratedAssetsRepository, JobsRepository } fro
 import {
   type AspectRatio,
   GENERATED_FOLDER,
+  type GenerateImagePayload,
+  type GenerateImageResult,
+  PermanentJobError,
+  REFERENCE_IMAGE_INPUT,
+} from '@mediaflow/domain';
+import {
   type ImageGenerator,
   inspectImage,
   type MediaStore,
   nearestAspectRatio,
   toJpegAtRatio,
 } from '@mediaflow/providers';
-import {
-  type GenerateImagePayload,
-  type GenerateImageResult,
-  PermanentJobError,
-  REFERENCE_IMAGE_INPUT,
-} from '@mediaflow/queue';
 import { enhancePrompt } from './style-guidelines.ts';
 
 export interface GeneratorDeps {
@@ -95,10 +95,10 @@ function toResult(asset: GeneratedAssetRow): GenerateImageResult {
   return {
     assetId: asset.id,
     url: asset.url,
-    provider: asset.provider as GenerateImageResult['provider'],
+    provider: asset.provider,
     width: asset.width,
     height: asset.height,
-    aspectRatio: asset.aspectRatio as AspectRatio,
+    aspectRatio: asset.aspectRatio,
     format: 'jpg',
   };
 }

@@ -1,4 +1,4 @@
-import type { AspectRatio } from '@mediaflow/providers';
+import type { AspectRatio } from '@mediaflow/domain';
 
 /**
  * THE style guidelines every generated image follows: the one place to change the house style.

@@ -1,3 +1,3 @@
 export { handlers } from './handlers.ts';
 export { type PersistenceDeps, persistBlog, persistPost } from './persist.ts';
-export { startPersistenceWorker } from './worker.ts';
+export { persistenceService } from './service.ts';

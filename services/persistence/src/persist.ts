@@ -1,16 +1,16 @@
 import type { BlogsRepository, JobsRepository, PostsRepository } from '@mediaflow/db';
-import type { StoredMedia } from '@mediaflow/providers';
 import {
   PermanentJobError,
   type PersistBlogPayload,
   type PersistBlogResult,
   type PersistPostPayload,
   type PersistPostResult,
-} from '@mediaflow/queue';
+  type StoredMedia,
+} from '@mediaflow/domain';
 import { inSpan, SpanKind } from '@mediaflow/telemetry';
 
 export interface PersistenceDeps {
-  jobs: Pick<JobsRepository, 'stepResults'>;
+  jobs: Pick<JobsRepository, 'promotedMedia'>;
   posts: Pick<PostsRepository, 'createOnce'>;
   blogs: Pick<BlogsRepository, 'createOnce'>;
 }
@@ -62,9 +62,9 @@ export async function persistBlog(payload: PersistBlogPayload, deps: Persistence
 
 /** The results of the submission's promotion steps, in the order asked. */
 async function promotedMedia(jobId: string, steps: number[], deps: PersistenceDeps): Promise<StoredMedia[]> {
-  const results = await deps.jobs.stepResults(jobId);
+  const results = await deps.jobs.promotedMedia(jobId);
   return steps.map((step) => {
-    const media = results.get(step) as StoredMedia | undefined;
+    const media = results.get(step);
     // The flow runs this only after every promotion completed; a gap means the record was tampered with.
     if (!media) throw new PermanentJobError('internal', `media step ${step} of job ${jobId} has no promoted result`);
     return media;

@@ -1,6 +1,6 @@
 import type { GeneratedAssetsRepository } from '@mediaflow/db';
-import type { MediaStore, StoredMedia } from '@mediaflow/providers';
-import type { PromoteMediaPayload } from '@mediaflow/queue';
+import type { PromoteMediaPayload, StoredMedia } from '@mediaflow/domain';
+import type { MediaStore } from '@mediaflow/providers';
 
 export interface StorageDeps {
   store: MediaStore;

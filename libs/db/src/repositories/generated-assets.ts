@@ -1,3 +1,4 @@
+import type { StoredMedia } from '@mediaflow/domain';
 import type { Db } from '../client.ts';
 import type { GeneratedAssetRow, NewGeneratedAsset } from '../schema.ts';
 
@@ -56,7 +57,7 @@ export class GeneratedAssetsRepository {
   }
 
   /** The asset now lives at `location` for good: no longer temporary, never cleaned up. */
-  async markPromoted(id: string, location: { provider: string; providerId: string; url: string }): Promise<void> {
+  async markPromoted(id: string, location: Pick<StoredMedia, 'provider' | 'providerId' | 'url'>): Promise<void> {
     const now = new Date();
     await this.db
       .updateTable('generated_assets')

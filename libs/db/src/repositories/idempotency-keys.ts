@@ -1,5 +1,23 @@
-import { sql } from 'kysely';
+import { type QueryCreator, sql } from 'kysely';
 import type { Db } from '../client.ts';
+import type { Database } from '../schema.ts';
+
+/** The answer to the request that created something, kept under its Idempotency-Key. */
+export interface IdempotentAnswer {
+  userId: string;
+  key: string;
+  status: number;
+  response: unknown;
+}
+
+/** Stores an answer under its claimed key: on its own, or inside the commit of the work it answers. */
+export function recordAnswer(db: QueryCreator<Database>, answer: IdempotentAnswer) {
+  return db
+    .updateTable('idempotency_keys')
+    .set({ status: answer.status, response: JSON.stringify(answer.response) })
+    .where('userId', '=', answer.userId)
+    .where('key', '=', answer.key);
+}
 
 export type IdempotencyClaim =
   | { kind: 'claimed' }
@@ -34,47 +52,49 @@ export class IdempotencyKeysRepository {
       returning "key"`.execute(this.db);
     if (rows.length > 0) return { kind: 'claimed' };
 
+    // An expired key, or a claim whose request died without answering, is taken over. Judged by the
+    // database's clock in one conditional statement: of several requests racing for it, exactly one wins.
+    const taken = await this.db
+      .updateTable('idempotency_keys')
+      .set({ requestHash, status: null, response: null, createdAt: sql<Date>`now()` })
+      .where('userId', '=', userId)
+      .where('key', '=', key)
+      .where((eb) =>
+        eb.or([
+          eb('createdAt', '<', ago(this.lifetimeMs)),
+          eb.and([eb('status', 'is', null), eb('createdAt', '<', ago(this.staleClaimMs))]),
+        ]),
+      )
+      .returning('key')
+      .executeTakeFirst();
+    if (taken) return { kind: 'claimed' };
+
     const existing = await this.db
       .selectFrom('idempotency_keys')
       .selectAll()
       .where('userId', '=', userId)
       .where('key', '=', key)
       .executeTakeFirst();
-    const age = existing ? Date.now() - existing.createdAt.getTime() : Number.POSITIVE_INFINITY;
-    // An expired key, or a claim whose request died without answering, may be taken over.
-    const takeOver = !existing || age > this.lifetimeMs || (existing.status === null && age > this.staleClaimMs);
-    if (takeOver) {
-      const taken = await this.db
-        .updateTable('idempotency_keys')
-        .set({ requestHash, status: null, response: null, createdAt: new Date() })
-        .where('userId', '=', userId)
-        .where('key', '=', key)
-        .where('createdAt', '=', existing?.createdAt ?? new Date(0))
-        .returning('key')
-        .executeTakeFirst();
-      return taken ? { kind: 'claimed' } : this.claim(userId, key, requestHash);
-    }
+    // Released since the insert was refused: claim it afresh.
+    if (!existing) return this.claim(userId, key, requestHash);
     if (existing.requestHash !== requestHash) return { kind: 'mismatch' };
     if (existing.status === null) return { kind: 'in-progress' };
     return { kind: 'replay', status: existing.status, response: existing.response };
   }
 
-  async complete(userId: string, key: string, status: number, response: unknown): Promise<void> {
-    await this.db
-      .updateTable('idempotency_keys')
-      .set({ status, response: JSON.stringify(response) })
-      .where('userId', '=', userId)
-      .where('key', '=', key)
-      .execute();
+  async complete(answer: IdempotentAnswer): Promise<void> {
+    await recordAnswer(this.db, answer).execute();
   }
 
-  /** The request failed: the key is free for a corrected retry. */
+  /**
+   * The request failed: the key is free for a corrected retry, even when its answer was already written
+   * in the commit of work that was then undone (a job that could not be queued).
+   */
   async release(userId: string, key: string): Promise<void> {
-    await this.db
-      .deleteFrom('idempotency_keys')
-      .where('userId', '=', userId)
-      .where('key', '=', key)
-      .where('status', 'is', null)
-      .execute();
+    await this.db.deleteFrom('idempotency_keys').where('userId', '=', userId).where('key', '=', key).execute();
   }
+}
+
+function ago(ms: number) {
+  return sql<Date>`now() - make_interval(secs => ${ms / 1000})`;
 }

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import type { JobErrorRecord, JobKind, JobName, JobPlan, JobRef, StepResult, StoredMedia } from '@mediaflow/domain';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
 import type { Db } from '../client.ts';
-import type { JobErrorRecord, JobRow, JobStepRow } from '../schema.ts';
+import type { JobRow, JobStepRow } from '../schema.ts';
+import { type IdempotentAnswer, recordAnswer } from './idempotency-keys.ts';
 
 export interface JobInput {
   name: string;
@@ -10,28 +11,24 @@ export interface JobInput {
   data: Buffer;
 }
 
-/** Which job, and which of its steps when it has several, an attempt belongs to. */
-export interface JobRef {
-  jobId: string;
-  step?: number;
-}
-
 export interface NewJobStep {
   step: number;
-  kind: string;
+  kind: JobName;
   label: string;
+}
+
+/** An accepted job: its plan, the files it needs and the steps of its chain, written in one commit. */
+export interface NewJobRecord {
+  id: string;
+  kind: JobKind;
+  ownerId: string;
+  plan: JobPlan;
+  inputs?: JobInput[];
+  steps?: NewJobStep[];
 }
 
 /** A step as a poll shows it. */
 export type JobStepView = Pick<JobStepRow, 'step' | 'kind' | 'label' | 'state' | 'attempts' | 'error'>;
-
-/** The answer to the request that created a job, kept under its Idempotency-Key in the same commit. */
-export interface IdempotentAnswer {
-  userId: string;
-  key: string;
-  status: number;
-  response: unknown;
-}
 
 /**
  * PostgreSQL, not Redis, is the record of what was accepted and how it ended: a job row is
@@ -43,73 +40,41 @@ export class JobsRepository {
     this.db = db;
   }
 
-  async create(
-    job: { id?: string; kind: string; ownerId: string; payload: unknown },
-    inputs: JobInput[] = [],
-    steps: NewJobStep[] = [],
-    answer?: IdempotentAnswer,
-  ): Promise<string> {
-    const row = {
-      id: job.id ?? randomUUID(),
-      kind: job.kind,
-      ownerId: job.ownerId,
-      payload: JSON.stringify(job.payload),
-    };
+  /**
+   * Writes an accepted job; with `answer`, the request's answer goes under its Idempotency-Key in the
+   * same commit (one write to wait for, not two).
+   */
+  async create(job: NewJobRecord, answer?: IdempotentAnswer): Promise<void> {
+    const row = { id: job.id, kind: job.kind, ownerId: job.ownerId, payload: JSON.stringify(job.plan) };
+    const inputs = job.inputs ?? [];
+    const steps = job.steps ?? [];
     if (inputs.length === 0 && steps.length === 0) {
       // The common case (a generation without a reference image) in one statement, one round trip.
-      const insert = this.db.insertInto('jobs').values(row);
-      if (!answer) await insert.execute();
-      else
-        await this.db
-          .with('job', () => insert)
-          .updateTable('idempotency_keys')
-          .set(answered(answer))
-          .where('userId', '=', answer.userId)
-          .where('key', '=', answer.key)
-          .execute();
-      return row.id;
+      const insert = answer ? this.db.with('answer', (db) => recordAnswer(db, answer)) : this.db;
+      await insert.insertInto('jobs').values(row).execute();
+      return;
     }
-    return this.db.transaction().execute(async (trx) => {
-      const { id } = await trx.insertInto('jobs').values(row).returning('id').executeTakeFirstOrThrow();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('jobs').values(row).execute();
       if (inputs.length > 0) {
         await trx
           .insertInto('job_inputs')
-          .values(inputs.map((input) => ({ jobId: id, ...input })))
+          .values(inputs.map((input) => ({ jobId: job.id, ...input })))
           .execute();
       }
       if (steps.length > 0) {
         await trx
           .insertInto('job_steps')
-          .values(steps.map((step) => ({ jobId: id, ...step })))
+          .values(steps.map((step) => ({ jobId: job.id, ...step })))
           .execute();
       }
-      if (answer) {
-        await trx
-          .updateTable('idempotency_keys')
-          .set(answered(answer))
-          .where('userId', '=', answer.userId)
-          .where('key', '=', answer.key)
-          .execute();
-      }
-      return id;
+      if (answer) await recordAnswer(trx, answer).execute();
     });
   }
 
-  /**
-   * Undoes `create` when the job could not be queued: the client is told so and nothing stays
-   * half-written, the answer kept under its Idempotency-Key included (a retry with it does the work).
-   */
-  async delete(id: string, answered?: Pick<IdempotentAnswer, 'userId' | 'key'>): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('jobs').where('id', '=', id).execute();
-      if (answered) {
-        await trx
-          .deleteFrom('idempotency_keys')
-          .where('userId', '=', answered.userId)
-          .where('key', '=', answered.key)
-          .execute();
-      }
-    });
+  /** Undoes `create` when the job could not be queued: the client is told so and nothing stays half-written. */
+  async delete(id: string): Promise<void> {
+    await this.db.deleteFrom('jobs').where('id', '=', id).execute();
   }
 
   async findById(id: string): Promise<JobRow | undefined> {
@@ -155,7 +120,7 @@ export class JobsRepository {
         jsonArrayFrom(
           eb
             .selectFrom('job_steps')
-            .select(['step', 'kind', 'label', 'state', 'attempts', 'error'])
+            .select(['step', 'job_steps.kind', 'label', 'state', 'attempts', 'error'])
             .whereRef('job_steps.jobId', '=', 'jobs.id')
             .orderBy('step'),
         ).as('steps'),
@@ -166,7 +131,7 @@ export class JobsRepository {
   }
 
   /** A user's jobs of a kind that are accepted but not yet ended. */
-  async countUnfinished(ownerId: string, kind: string): Promise<number> {
+  async countUnfinished(ownerId: string, kind: JobKind): Promise<number> {
     const { count } = await this.db
       .selectFrom('jobs')
       .select((eb) => eb.fn.countAll<string>().as('count'))
@@ -186,15 +151,16 @@ export class JobsRepository {
       .executeTakeFirst();
   }
 
-  /** Results of the completed steps, by step number. */
-  async stepResults(jobId: string): Promise<Map<number, unknown>> {
+  /** What the completed promote-media steps of a submission stored, by step number. */
+  async promotedMedia(jobId: string): Promise<Map<number, StoredMedia>> {
     const rows = await this.db
       .selectFrom('job_steps')
       .select(['step', 'result'])
       .where('jobId', '=', jobId)
+      .where('kind', '=', 'promote-media')
       .where('state', '=', 'completed')
       .execute();
-    return new Map(rows.map((row) => [row.step, row.result]));
+    return new Map(rows.flatMap(({ step, result }) => (isStoredMedia(result) ? [[step, result] as const] : [])));
   }
 
   /** False when the job has no row (it was withdrawn when queueing it failed) or has already ended. */
@@ -206,7 +172,9 @@ export class JobsRepository {
         .where('id', '=', ref.jobId)
         .where('status', 'in', ['queued', 'active'])
         .executeTakeFirst();
-      if (ref.step !== undefined) {
+      const runnable = updated.numUpdatedRows > 0n;
+      // A step of a job that has already ended (a sibling failed it) stays as it was.
+      if (runnable && ref.step !== undefined) {
         await trx
           .updateTable('job_steps')
           .set((eb) => ({ state: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
@@ -214,12 +182,12 @@ export class JobsRepository {
           .where('step', '=', ref.step)
           .execute();
       }
-      return updated.numUpdatedRows > 0n;
+      return runnable;
     });
   }
 
   /** A job with steps completes, with its last step's result, once every step has. */
-  async markCompleted(ref: JobRef, result: unknown): Promise<void> {
+  async markCompleted(ref: JobRef, result: StepResult): Promise<void> {
     const now = new Date();
     const json = JSON.stringify(result);
     await this.db.transaction().execute(async (trx) => {
@@ -289,6 +257,7 @@ export class JobsRepository {
   }
 }
 
-function answered(answer: IdempotentAnswer) {
-  return { status: answer.status, response: JSON.stringify(answer.response) };
+/** A promote-media step's result is the stored file. */
+function isStoredMedia(result: StepResult | null): result is StoredMedia {
+  return result !== null && 'providerId' in result;
 }

@@ -1,3 +1,4 @@
+import type { StoreProvider } from '@mediaflow/domain';
 import type { Db } from '../client.ts';
 import type { MediaType } from '../schema.ts';
 import type { Cursor } from './cursor.ts';
@@ -13,7 +14,7 @@ export interface NewPost {
 export interface NewMedia {
   url: string;
   type: MediaType;
-  provider: string;
+  provider: StoreProvider;
   providerId: string;
   width: number | null;
   height: number | null;

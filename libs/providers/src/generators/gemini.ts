@@ -2,7 +2,7 @@ import { ApiError, type GenerateContentResponse, GoogleGenAI } from '@google/gen
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
 import type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './image-generator.ts';
 
-const PROVIDER = 'Gemini';
+const PROVIDER = 'gemini';
 
 // Finish reasons that mean "the model would not draw this": the same prompt will be refused again.
 const REFUSALS = new Set([

@@ -1,4 +1,4 @@
-import type { AspectRatio } from '../images/aspect-ratio.ts';
+import type { AspectRatio } from '@mediaflow/domain';
 
 export interface GenerateImageRequest {
   /** The prompt as the model should see it (already enhanced). */

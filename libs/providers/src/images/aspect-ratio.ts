@@ -1,6 +1,4 @@
-/** The aspect ratios Gemini's image models accept and this service offers. */
-export const ASPECT_RATIOS = ['1:1', '16:9', '9:16', '4:3', '3:4'] as const;
-export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+import { ASPECT_RATIOS, type AspectRatio } from '@mediaflow/domain';
 
 export function ratioValue(ratio: AspectRatio): number {
   const [w, h] = ratio.split(':').map(Number) as [number, number];

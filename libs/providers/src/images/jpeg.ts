@@ -1,5 +1,6 @@
+import type { AspectRatio } from '@mediaflow/domain';
 import sharp from 'sharp';
-import { type AspectRatio, ratioValue } from './aspect-ratio.ts';
+import { ratioValue } from './aspect-ratio.ts';
 
 /**
  * How far off the asked ratio an image may be before it is cropped. Gemini's own sizes for a ratio are

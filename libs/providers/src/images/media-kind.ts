@@ -1,4 +1,4 @@
-import type { ResourceType } from '../stores/media-store.ts';
+import type { ResourceType } from '@mediaflow/domain';
 
 export interface MediaKind {
   resourceType: ResourceType;

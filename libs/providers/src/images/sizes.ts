@@ -1,4 +1,4 @@
-import type { AspectRatio } from './aspect-ratio.ts';
+import type { AspectRatio } from '@mediaflow/domain';
 
 /** Pixel sizes close to 1 megapixel per ratio, as the image models produce at their default size. */
 export const DEFAULT_SIZES: Record<AspectRatio, { width: number; height: number }> = {

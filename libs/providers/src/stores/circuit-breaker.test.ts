@@ -1,8 +1,9 @@
+import type { StoredMedia } from '@mediaflow/domain';
 import { silentLogger } from '@mediaflow/logger';
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../errors.ts';
 import { CircuitBreakerStore } from './circuit-breaker.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, UploadRequest } from './media-store.ts';
 
 const request: UploadRequest = {
   source: Buffer.from('x'),
@@ -23,13 +24,14 @@ const stored: StoredMedia = {
 function flakyStore(): MediaStore & { healthy: boolean; calls: number } {
   const store: MediaStore & { healthy: boolean; calls: number } = {
     name: 'cloudinary',
+    provider: 'cloudinary',
     healthy: false,
     calls: 0,
     async upload(): Promise<StoredMedia> {
       store.calls++;
       if (!store.healthy)
         throw new ProviderError({
-          provider: 'Cloudinary',
+          provider: 'cloudinary',
           code: 'provider_unavailable',
           retryable: true,
           message: '503',
@@ -70,7 +72,7 @@ describe('CircuitBreakerStore', () => {
       ...flakyStore(),
       upload: async (): Promise<StoredMedia> => {
         throw new ProviderError({
-          provider: 'Cloudinary',
+          provider: 'cloudinary',
           code: 'provider_rejected',
           retryable: false,
           message: '400',

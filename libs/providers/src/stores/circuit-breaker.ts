@@ -1,6 +1,7 @@
+import type { StoredMedia, StoreProvider } from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
 import { ProviderError } from '../errors.ts';
-import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, UploadRequest } from './media-store.ts';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failed calls that open the circuit. */
@@ -17,6 +18,7 @@ export interface CircuitBreakerOptions {
  */
 export class CircuitBreakerStore implements MediaStore {
   readonly name: string;
+  readonly provider: StoreProvider;
   private readonly inner: MediaStore;
   private readonly options: CircuitBreakerOptions;
   private readonly logger: Logger;
@@ -31,6 +33,7 @@ export class CircuitBreakerStore implements MediaStore {
     this.logger = logger;
     this.now = options.now ?? Date.now;
     this.name = inner.name;
+    this.provider = inner.provider;
   }
 
   upload(request: UploadRequest): Promise<StoredMedia> {
@@ -49,7 +52,7 @@ export class CircuitBreakerStore implements MediaStore {
     const open = this.failures >= this.options.failureThreshold;
     if (open && (this.now() < this.openUntil || this.probing)) {
       throw new ProviderError({
-        provider: this.name,
+        provider: this.provider,
         code: 'provider_unavailable',
         retryable: true,
         message: `${this.name} failed ${this.failures} times in a row; not calling it until ${new Date(this.openUntil).toISOString()}`,

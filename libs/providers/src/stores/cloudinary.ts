@@ -1,16 +1,11 @@
 import http from 'node:http';
 import https from 'node:https';
+import type { StoredMedia } from '@mediaflow/domain';
 import { v2 as cloudinary, type UploadApiErrorResponse, type UploadApiResponse } from 'cloudinary';
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
-import {
-  dimensionsOf,
-  type MediaStore,
-  type PromoteRequest,
-  type StoredMedia,
-  type UploadRequest,
-} from './media-store.ts';
+import { dimensionsOf, type MediaStore, type PromoteRequest, type UploadRequest } from './media-store.ts';
 
-const PROVIDER = 'Cloudinary';
+const PROVIDER = 'cloudinary';
 /** Cloudinary refuses single requests over 100 MB: videos from disk go up in chunks of this size. */
 const CHUNK_BYTES = 20 * 1024 * 1024;
 
@@ -32,6 +27,7 @@ type Callback = (error: UploadApiErrorResponse | Error | undefined, response?: U
  */
 export class CloudinaryStore implements MediaStore {
   readonly name = 'cloudinary';
+  readonly provider = PROVIDER;
   private readonly options: CloudinaryStoreOptions;
   private readonly agent: http.Agent;
 
@@ -150,7 +146,7 @@ export class CloudinaryStore implements MediaStore {
 
 function toStoredMedia(response: UploadApiResponse): StoredMedia {
   return {
-    provider: 'cloudinary',
+    provider: PROVIDER,
     providerId: response.public_id,
     url: response.secure_url,
     bytes: response.bytes,

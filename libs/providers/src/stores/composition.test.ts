@@ -1,8 +1,9 @@
+import type { StoredMedia } from '@mediaflow/domain';
 import { silentLogger } from '@mediaflow/logger';
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../errors.ts';
 import { FallbackStore } from './fallback.ts';
-import type { MediaStore, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, UploadRequest } from './media-store.ts';
 import { RetryingStore } from './retrying.ts';
 
 const request: UploadRequest = {
@@ -17,6 +18,7 @@ const request: UploadRequest = {
 function scriptedStore(name: 'cloudinary' | 'imagekit', failures: ProviderError[]): MediaStore & { calls: number } {
   return {
     name,
+    provider: name,
     calls: 0,
     async upload(): Promise<StoredMedia> {
       this.calls++;
@@ -39,9 +41,9 @@ function scriptedStore(name: 'cloudinary' | 'imagekit', failures: ProviderError[
 }
 
 const transient = () =>
-  new ProviderError({ provider: 'Cloudinary', code: 'provider_unavailable', retryable: true, message: '500' });
+  new ProviderError({ provider: 'cloudinary', code: 'provider_unavailable', retryable: true, message: '500' });
 const permanent = () =>
-  new ProviderError({ provider: 'Cloudinary', code: 'provider_auth', retryable: false, message: '401' });
+  new ProviderError({ provider: 'cloudinary', code: 'provider_auth', retryable: false, message: '401' });
 
 describe('RetryingStore', () => {
   it('retries passing failures and returns the first success', async () => {
@@ -89,6 +91,30 @@ describe('FallbackStore', () => {
     const error = await new FallbackStore([first, second], silentLogger).upload(request).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect(error).toMatchObject({ retryable: true, message: expect.stringMatching(/cloudinary: 401; imagekit: 500/) });
+  });
+
+  it('deletes from the store whose provider holds the file, whatever the stores are named', async () => {
+    const deleted: string[] = [];
+    const named = (name: string, provider: 'cloudinary' | 'imagekit'): MediaStore => ({
+      ...scriptedStore(provider, []),
+      name,
+      async delete(): Promise<void> {
+        deleted.push(name);
+      },
+    });
+    const store = new FallbackStore([named('primary', 'cloudinary'), named('backup', 'imagekit')], silentLogger);
+    expect(store.provider).toBe('cloudinary');
+    expect(store.name).toBe('primary → backup');
+    const media: StoredMedia = {
+      provider: 'imagekit',
+      providerId: 'imagekit-id',
+      url: 'https://imagekit.example/x.jpg',
+      bytes: 4,
+      resourceType: 'image',
+      format: 'jpg',
+    };
+    await store.delete(media);
+    expect(deleted).toEqual(['backup']);
   });
 
   it('is permanent when every store failed for good', async () => {

@@ -1,7 +1,8 @@
+import type { StoredMedia, StoreProvider } from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
 import { storeFallbacks } from '@mediaflow/telemetry';
 import { ProviderError } from '../errors.ts';
-import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, UploadRequest } from './media-store.ts';
 
 /**
  * Tries each store in turn; the first that succeeds keeps the file. Deleting goes to the store that
@@ -9,14 +10,18 @@ import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './m
  */
 export class FallbackStore implements MediaStore {
   readonly name: string;
+  /** The first store's: new files go there. */
+  readonly provider: StoreProvider;
   private readonly stores: MediaStore[];
   private readonly logger: Logger;
 
   constructor(stores: MediaStore[], logger: Logger) {
-    if (stores.length === 0) throw new Error('FallbackStore needs at least one store');
+    const [first] = stores;
+    if (!first) throw new Error('FallbackStore needs at least one store');
     this.stores = stores;
     this.logger = logger;
     this.name = stores.map((store) => store.name).join(' → ');
+    this.provider = first.provider;
   }
 
   upload(request: UploadRequest): Promise<StoredMedia> {
@@ -39,8 +44,7 @@ export class FallbackStore implements MediaStore {
   }
 
   async delete(media: StoredMedia): Promise<void> {
-    // Store names are their providers' names (cloudinary, imagekit, local).
-    const owner = this.stores.find((store) => store.name === media.provider) ?? this.stores[0];
+    const owner = this.stores.find((store) => store.provider === media.provider) ?? this.stores[0];
     await owner?.delete(media);
   }
 
@@ -68,7 +72,7 @@ export class FallbackStore implements MediaStore {
       (error, i) => `${this.stores[i]?.name}: ${error instanceof Error ? error.message : String(error)}`,
     );
     throw new ProviderError({
-      provider: this.name,
+      provider: this.provider,
       code: 'provider_unavailable',
       // Worth another try later only if some store failed for a passing reason.
       retryable: failures.some((error) => !(error instanceof ProviderError) || error.retryable),

@@ -1,16 +1,10 @@
 import { openAsBlob } from 'node:fs';
 import ImageKit, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from '@imagekit/nodejs';
+import type { StoredMedia } from '@mediaflow/domain';
 import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
-import {
-  dimensionsOf,
-  fileName,
-  type MediaStore,
-  type PromoteRequest,
-  type StoredMedia,
-  type UploadRequest,
-} from './media-store.ts';
+import { dimensionsOf, fileName, type MediaStore, type PromoteRequest, type UploadRequest } from './media-store.ts';
 
-const PROVIDER = 'ImageKit';
+const PROVIDER = 'imagekit';
 
 export interface ImageKitStoreOptions {
   privateKey: string;
@@ -32,6 +26,7 @@ interface ImageKitFile {
 /** ImageKit through the maintained `@imagekit/nodejs` SDK, which itself retries passing failures twice. */
 export class ImageKitStore implements MediaStore {
   readonly name = 'imagekit';
+  readonly provider = PROVIDER;
   private readonly client: ImageKit;
   private readonly timeoutMs: number;
 
@@ -66,8 +61,15 @@ export class ImageKitStore implements MediaStore {
         if (!isNotFound(error)) throw error;
       }
       const moved = await this.call(() => this.client.files.get(source.providerId));
-      if (!moved.filePath?.startsWith(destinationPath))
-        throw new Error(`ImageKit did not move ${source.path} to ${destinationPath}`);
+      if (!moved.filePath?.startsWith(destinationPath)) {
+        // The move reported success but the file is elsewhere: ImageKit's side; trying again may move it.
+        throw new ProviderError({
+          provider: PROVIDER,
+          code: 'provider_unavailable',
+          retryable: true,
+          message: `ImageKit did not move ${source.path} to ${destinationPath} (the file is at ${moved.filePath ?? 'an unknown path'})`,
+        });
+      }
       return { ...dimensionsOf(source), ...toStoredMedia(moved, source.resourceType, source.format) };
     }
     // ImageKit fetches the file from the source's URL itself: nothing passes through this process.
@@ -105,9 +107,17 @@ export class ImageKitStore implements MediaStore {
 }
 
 function toStoredMedia(file: ImageKitFile, resourceType: StoredMedia['resourceType'], format: string): StoredMedia {
-  if (!file.fileId || !file.url) throw new Error('ImageKit answered without fileId or url');
+  if (!file.fileId || !file.url) {
+    // A malformed answer is ImageKit's fault and may pass (a hiccup on its side), so the job may try again.
+    throw new ProviderError({
+      provider: PROVIDER,
+      code: 'provider_unavailable',
+      retryable: true,
+      message: 'ImageKit answered without fileId or url',
+    });
+  }
   return {
-    provider: 'imagekit',
+    provider: PROVIDER,
     providerId: file.fileId,
     url: file.url,
     bytes: file.size ?? 0,

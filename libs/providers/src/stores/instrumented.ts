@@ -1,14 +1,17 @@
+import type { StoredMedia, StoreProvider } from '@mediaflow/domain';
 import { observeProviderCall } from '@mediaflow/telemetry';
-import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, UploadRequest } from './media-store.ts';
 
 /** Counts, times and traces every call one store makes: wrapped innermost, so each try is one call. */
 export class InstrumentedStore implements MediaStore {
   readonly name: string;
+  readonly provider: StoreProvider;
   private readonly inner: MediaStore;
 
   constructor(inner: MediaStore) {
     this.inner = inner;
     this.name = inner.name;
+    this.provider = inner.provider;
   }
 
   upload(request: UploadRequest): Promise<StoredMedia> {

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderError } from '../errors.ts';
 import { LocalDiskStore } from './local-disk.ts';
 
 describe('LocalDiskStore', () => {
@@ -83,5 +84,26 @@ describe('LocalDiskStore', () => {
     await expect(store.promote(evil, { folder: 'auto', publicId: 'x', copy: false })).rejects.toThrow(
       /unsafe storage path/,
     );
+  });
+
+  it('fails an unsafe path for good: a ProviderError no retry can mend', async () => {
+    const store = new LocalDiskStore({ root, publicUrl: 'http://localhost:3000' });
+    const error = await store
+      .upload({ source: Buffer.from('x'), folder: '..', publicId: 'ok', format: 'jpg', resourceType: 'image' })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(error).toMatchObject({ provider: 'local', code: 'provider_rejected', retryable: false });
+    const badId = {
+      provider: 'local' as const,
+      providerId: 'a/b/c.jpg',
+      url: '',
+      bytes: 0,
+      resourceType: 'image' as const,
+      format: 'jpg',
+    };
+    await expect(store.delete(badId)).rejects.toMatchObject({ code: 'provider_rejected', retryable: false });
+    await expect(
+      store.upload({ source: Buffer.from('x'), folder: 'ok', publicId: 'ok', format: '../jpg', resourceType: 'image' }),
+    ).rejects.toMatchObject({ retryable: false, message: expect.stringMatching(/unsafe file extension/) });
   });
 });

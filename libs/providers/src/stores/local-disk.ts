@@ -4,8 +4,9 @@ import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { StoredMedia } from '@mediaflow/domain';
 import { ProviderError } from '../errors.ts';
-import { fileName, type MediaStore, type PromoteRequest, type StoredMedia, type UploadRequest } from './media-store.ts';
+import { fileName, type MediaStore, type PromoteRequest, type UploadRequest } from './media-store.ts';
 
 type MediaMeta = Pick<StoredMedia, 'resourceType' | 'format' | 'width' | 'height' | 'duration'>;
 
@@ -18,6 +19,7 @@ const SAFE_FORMAT = /^[a-z0-9]{1,5}$/;
  */
 export class LocalDiskStore implements MediaStore {
   readonly name = 'local';
+  readonly provider = 'local';
   private readonly root: string;
   private readonly publicUrl: string;
   private readonly timeoutMs: number;
@@ -70,7 +72,7 @@ export class LocalDiskStore implements MediaStore {
     const response = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
     if (!response.ok || !response.body) {
       throw new ProviderError({
-        provider: 'local store',
+        provider: 'local',
         code: 'provider_unavailable',
         retryable: response.status >= 500,
         status: response.status,
@@ -96,18 +98,28 @@ export class LocalDiskStore implements MediaStore {
   /** Folder and file names come from the service, but a path must never climb out of MEDIA_DIR all the same. */
   private relativePath(folder: string, publicId: string, format: string): string {
     for (const segment of [folder, publicId]) {
-      if (!SAFE_SEGMENT.test(segment)) throw new Error(`unsafe storage path segment "${segment}"`);
+      if (!SAFE_SEGMENT.test(segment))
+        throw unsafePath(
+          `unsafe storage path segment "${segment}": a folder or file name must be 1-200 letters, digits, _ or -, starting with a letter or digit`,
+        );
     }
-    if (!SAFE_FORMAT.test(format)) throw new Error(`unsafe file extension "${format}"`);
+    if (!SAFE_FORMAT.test(format))
+      throw unsafePath(`unsafe file extension "${format}": it must be 1-5 lowercase letters or digits`);
     return `${folder}/${fileName(publicId, format)}`;
   }
 
   private checkRelative(relative: string): string {
     const [folder, file, ...rest] = relative.split('/');
     const dot = file?.lastIndexOf('.') ?? -1;
-    if (!folder || !file || rest.length > 0 || dot <= 0) throw new Error(`unsafe storage path "${relative}"`);
+    if (!folder || !file || rest.length > 0 || dot <= 0)
+      throw unsafePath(`unsafe storage path "${relative}": a stored file's id must be <folder>/<name>.<extension>`);
     return this.relativePath(folder, file.slice(0, dot), file.slice(dot + 1));
   }
+}
+
+/** No retry makes an unsafe path safe: the job fails at once. */
+function unsafePath(message: string): ProviderError {
+  return new ProviderError({ provider: 'local', code: 'provider_rejected', retryable: false, message });
 }
 
 function isMissing(error: unknown): boolean {

@@ -1,19 +1,4 @@
-export type StoreProvider = 'cloudinary' | 'imagekit' | 'local';
-export type ResourceType = 'image' | 'video';
-
-/** Folders are a contract with the stores' owners. */
-export const FOLDERS = {
-  /** Temporary: generated images until a submission promotes them. */
-  generated: 'ai-generated-images',
-  /** Temporary: files uploaded with a submission until the storage worker promotes them. */
-  uploads: 'uploads',
-  /** Permanent: social post media, images and videos. */
-  social: 'auto',
-  blogBanners: 'blog_banners',
-  blogFeatured: 'blog_featured',
-} as const;
-export const GENERATED_FOLDER = FOLDERS.generated;
-export type PermanentFolder = typeof FOLDERS.social | typeof FOLDERS.blogBanners | typeof FOLDERS.blogFeatured;
+import type { PermanentFolder, ResourceType, StoredMedia, StoreProvider } from '@mediaflow/domain';
 
 export interface UploadRequest {
   /** The bytes, or a file on local disk (read streaming, in chunks for large videos). */
@@ -28,24 +13,6 @@ export interface UploadRequest {
   quality?: 'best';
 }
 
-/** A file in a store: what jobs carry and rows record instead of bytes. */
-export interface StoredMedia {
-  provider: StoreProvider;
-  /** The store's own id: Cloudinary public_id, ImageKit fileId, local path below MEDIA_DIR. */
-  providerId: string;
-  /** Where the bytes are served. */
-  url: string;
-  bytes: number;
-  resourceType: ResourceType;
-  format: string;
-  /** The store's path for the file where it differs from providerId (ImageKit's filePath). */
-  path?: string;
-  width?: number;
-  height?: number;
-  /** Seconds, for videos, when the store reports it. */
-  duration?: number;
-}
-
 export interface PromoteRequest {
   folder: PermanentFolder;
   publicId: string;
@@ -57,6 +24,8 @@ export interface PromoteRequest {
 export interface MediaStore {
   /** Human-readable, for logs: `cloudinary`, `cloudinary → imagekit`, … */
   readonly name: string;
+  /** The provider new files go to: what `StoredMedia.provider` says of the files this store keeps. */
+  readonly provider: StoreProvider;
   upload(request: UploadRequest): Promise<StoredMedia>;
   /**
    * Puts `source` into a permanent folder: a server-side move when it already sits in this store,
@@ -81,7 +50,7 @@ export function dimensionsOf(source: StoredMedia): Pick<StoredMedia, 'width' | '
 
 /** A generated image's record as stored media, for promoting or deleting it. */
 export function generatedImageMedia(asset: {
-  provider: string;
+  provider: StoreProvider;
   providerId: string;
   url: string;
   bytes: number;
@@ -90,7 +59,7 @@ export function generatedImageMedia(asset: {
   height: number;
 }): StoredMedia {
   return {
-    provider: asset.provider as StoreProvider,
+    provider: asset.provider,
     providerId: asset.providerId,
     url: asset.url,
     bytes: asset.bytes,

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { StoredMedia, StoreProvider } from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
 import { ProviderError } from '../errors.ts';
-import type { MediaStore, PromoteRequest, StoredMedia, UploadRequest } from './media-store.ts';
+import type { MediaStore, PromoteRequest, UploadRequest } from './media-store.ts';
 
 export interface RetryOptions {
   /** Tries in all, the first included. */
@@ -16,6 +17,7 @@ export interface RetryOptions {
  */
 export class RetryingStore implements MediaStore {
   readonly name: string;
+  readonly provider: StoreProvider;
   private readonly inner: MediaStore;
   private readonly options: RetryOptions;
   private readonly logger: Logger;
@@ -25,6 +27,7 @@ export class RetryingStore implements MediaStore {
     this.options = options;
     this.logger = logger;
     this.name = inner.name;
+    this.provider = inner.provider;
   }
 
   upload(request: UploadRequest): Promise<StoredMedia> {

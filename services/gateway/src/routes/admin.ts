@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { JobsRepository } from '@mediaflow/db';
-import { type JobPlan, type JobProducer, QUEUE_NAMES, type QueueName, requeue } from '@mediaflow/queue';
+import { QUEUE_NAMES } from '@mediaflow/domain';
 import { Type } from 'typebox';
-import { requireAdmin } from '../auth.ts';
-import { errorResponses, HttpError } from '../errors.ts';
+import { callerOf } from '../http/auth.ts';
+import { errorResponses } from '../http/errors.ts';
+import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import type { Idempotency } from '../services/idempotency.ts';
+import type { Jobs } from '../services/jobs.ts';
 
 const QueueQuery = Type.Object(
   {
@@ -25,13 +27,14 @@ const FailedJob = Type.Object({
   failedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
 });
 
-/** Ops routes: failed jobs per queue, and running them again. Admin role only; everyone else gets 403. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; producer: JobProducer }> = async (
+/**
+ * Ops routes: failed jobs per queue, and running them again. Admin role only; everyone else gets 403
+ * (the jobs service checks, after an Idempotency-Key is claimed, as for any POST).
+ */
+export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: Jobs; idempotency: Idempotency }> = async (
   app,
   options,
 ) => {
-  app.addHook('preHandler', requireAdmin);
-
   app.get(
     '/admin/jobs/failed',
     {
@@ -44,18 +47,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
       },
     },
     async (request) => {
-      const failed = await options.producer.queue(request.query.queue as QueueName).getFailed(0, 199);
-      return {
-        items: failed.map((job) => ({
-          jobId: String(job.data.jobId),
-          queueJobId: String(job.id),
-          name: job.name,
-          step: typeof job.data.step === 'number' ? job.data.step : null,
-          reason: job.failedReason ?? '',
-          attempts: job.attemptsMade,
-          failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-        })),
-      };
+      const failed = await options.jobs.failed(callerOf(request), request.query.queue);
+      return { items: failed.map((job) => ({ ...job, failedAt: job.failedAt?.toISOString() ?? null })) };
     },
   );
 
@@ -74,11 +67,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
       },
     },
     async (request, reply) => {
-      const job = await options.jobs.findById(request.params.id);
-      if (!job) throw new HttpError(404, 'not_found', `no job ${request.params.id}`);
-      if (job.status !== 'failed') throw new HttpError(409, 'conflict', `job ${job.id} is ${job.status}, not failed`);
-      await requeue(options, job.id, job.payload as JobPlan);
-      return reply.code(202).send({ jobId: request.params.id, status: 'queued' as const });
+      const answer = await options.idempotency.run(idempotentRequest(request), async () => ({
+        status: 202,
+        body: await options.jobs.retry(callerOf(request), request.params.id),
+      }));
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -94,16 +87,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: JobsRepository; prod
       },
     },
     async (request, reply) => {
-      const failed = await options.producer.queue(request.query.queue as QueueName).getFailed(0, 999);
-      const jobIds = [...new Set(failed.map((job) => String(job.data.jobId)))];
-      const retried: string[] = [];
-      for (const jobId of jobIds) {
-        const job = await options.jobs.findById(jobId);
-        if (job?.status !== 'failed') continue;
-        await requeue(options, job.id, job.payload as JobPlan);
-        retried.push(jobId);
-      }
-      return reply.code(202).send({ retried });
+      const answer = await options.idempotency.run(idempotentRequest(request), async () => ({
+        status: 202,
+        body: { retried: await options.jobs.retryFailed(callerOf(request), request.query.queue) },
+      }));
+      return sendAnswer(reply, answer);
     },
   );
 };

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { BlogRow, BlogsRepository } from '@mediaflow/db';
-import { FOLDERS, type PermanentFolder } from '@mediaflow/providers';
+import type { BlogRow } from '@mediaflow/db';
 import { Type } from 'typebox';
-import { errorResponses, HttpError } from '../errors.ts';
-import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { FileField, IMAGE_TYPES, JobAccepted, Text } from '../schemas.ts';
-import { originOf, type Submissions } from '../submissions.ts';
-import { type FormLimits, readForm } from '../uploads.ts';
-import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
+import { errorResponses } from '../http/errors.ts';
+import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import { type FormLimits, multipartBody } from '../http/multipart.ts';
+import { jobContext } from '../http/observability.ts';
+import type { BlogSubmission } from '../services/blog-submission.ts';
+import type { Blogs } from '../services/blogs.ts';
+import type { Idempotency } from '../services/idempotency.ts';
+import { Page, PageQuery, pageSize } from './pagination.ts';
+import { FileField, IMAGE_TYPES, JobAccepted, Text } from './schemas.ts';
 
 const CONTENT_MAX_LENGTH = 200_000;
 
@@ -36,9 +38,9 @@ const Blog = Type.Object({
 });
 
 export interface BlogsRouteOptions {
-  submissions: Submissions;
-  intake: MediaIntake;
-  blogs: BlogsRepository;
+  submission: BlogSubmission;
+  blogs: Blogs;
+  idempotency: Idempotency;
   limits: Pick<FormLimits, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
 }
 
@@ -65,77 +67,30 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
         body: BlogForm,
         response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
       },
-      preValidation: async (request) => {
-        if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'send multipart/form-data');
-        const form = await readForm(request, formLimits);
-        // Not yet validated: the route's schema checks it next.
-        request.body = {
-          ...form.fields,
-          ...Object.fromEntries(form.files.map((file) => [file.field, { clientName: file.clientName }])),
-        } as typeof request.body;
-      },
+      preValidation: multipartBody(formLimits, (form) => ({
+        ...form.fields,
+        ...Object.fromEntries(form.files.map((file) => [file.field, { clientName: file.clientName }])),
+      })),
     },
     async (request, reply) => {
       const { title, content, imageAlt, bannerAssetId, featuredAssetId } = request.body;
-      const files = request.spooled ?? [];
-      const bannerFile = files.find((file) => file.field === 'banner');
-      const featuredFile = files.find((file) => file.field === 'featured');
-      if (bannerFile && bannerAssetId)
-        throw new HttpError(400, 'invalid_input', 'send the banner as a file or as bannerAssetId, not both');
-      if (featuredFile && featuredAssetId)
-        throw new HttpError(400, 'invalid_input', 'send the featured image as a file or as featuredAssetId, not both');
-      const assets = await options.intake.resolveAssets(
-        [bannerAssetId, featuredAssetId].filter((id): id is string => id !== undefined),
-        request.userId,
-      );
-
-      const toUpload = [bannerFile, featuredFile].filter((file) => file !== undefined);
-      const uploaded = await options.intake.uploadTemporary(toUpload);
-      const fromFile = (file: typeof bannerFile) => (file ? uploaded[toUpload.indexOf(file)] : undefined);
-      const images: Array<{ role: 'banner' | 'featured'; folder: PermanentFolder; item: MediaSource }> = [];
-      const banner = fromFile(bannerFile) ?? (bannerAssetId ? assets.get(bannerAssetId) : undefined);
-      const featured = fromFile(featuredFile) ?? (featuredAssetId ? assets.get(featuredAssetId) : undefined);
-      if (banner) images.push({ role: 'banner', folder: FOLDERS.blogBanners, item: banner });
-      if (featured) images.push({ role: 'featured', folder: FOLDERS.blogFeatured, item: featured });
-      const stepOf = (role: 'banner' | 'featured') => {
-        const step = images.findIndex((image) => image.role === role);
-        return step < 0 ? null : step;
-      };
-
-      try {
-        const accepted = await options.submissions.submitMedia({
-          kind: 'submit-blog',
-          ownerId: request.userId,
-          origin: originOf(request),
-          summary: { title, images: images.map((image) => `${image.role}: ${image.item.label}`) },
-          media: images.map(({ role, folder, item }) => ({
-            item,
-            folder,
-            publicId: (jobId) => `${role}-${jobId}`,
-            label: `${role} ${item.label}`,
-          })),
-          persist: {
-            label: 'write blog',
-            request: (jobId, step) => ({
-              name: 'persist-blog',
-              payload: {
-                jobId,
-                step,
-                authorId: request.userId,
-                title,
-                content,
-                imageAlt: imageAlt ?? null,
-                bannerStep: stepOf('banner'),
-                featuredStep: stepOf('featured'),
-              },
-            }),
+      const files = request.form?.files ?? [];
+      const fileOf = (field: string) => files.find((file) => file.field === field);
+      const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
+        options.submission.submit(
+          {
+            authorId: request.userId,
+            title,
+            content,
+            imageAlt,
+            banner: { file: fileOf('banner'), assetId: bannerAssetId },
+            featured: { file: fileOf('featured'), assetId: featuredAssetId },
+            context: jobContext(request),
           },
-        });
-        return reply.code(202).send(accepted);
-      } catch (error) {
-        await options.intake.discard(uploaded.map((item) => item.source));
-        throw error;
-      }
+          scope,
+        ),
+      );
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -150,12 +105,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
         response: { 200: Blog, ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => {
-      const blog = await options.blogs.findById(request.params.id);
-      if (!blog || blog.authorId !== request.userId)
-        throw new HttpError(404, 'not_found', `no blog ${request.params.id}`);
-      return toBlogResponse(blog);
-    },
+    async (request) => toBlogResponse(await options.blogs.find(request.userId, request.params.id)),
   );
 
   app.get(
@@ -177,13 +127,9 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
       },
     },
     async (request) => {
-      const { cursor, limit: limitParam } = request.query;
-      const limit = pageSize(limitParam);
-      return pageOf(
-        await options.blogs.listForAuthor(request.userId, limit, readCursor(cursor)),
-        limit,
-        toBlogResponse,
-      );
+      const { cursor, limit } = request.query;
+      const page = await options.blogs.list(request.userId, { cursor, limit: pageSize(limit) });
+      return { items: page.items.map(toBlogResponse), nextCursor: page.nextCursor };
     },
   );
 };

@@ -1,13 +1,18 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { BrandsRepository } from '@mediaflow/db';
 import { Type } from 'typebox';
-import { errorResponses, HttpError } from '../errors.ts';
-import { Text } from '../schemas.ts';
+import { errorResponses } from '../http/errors.ts';
+import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import type { Brands } from '../services/brands.ts';
+import type { Idempotency } from '../services/idempotency.ts';
+import { Text } from './schemas.ts';
 
 const Brand = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() });
 
 /** Brands group posts; their members post for them and read their posts. */
-export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository }> = async (app, options) => {
+export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: Brands; idempotency: Idempotency }> = async (
+  app,
+  options,
+) => {
   app.post(
     '/brands',
     {
@@ -22,9 +27,11 @@ export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository 
       },
     },
     async (request, reply) => {
-      const name = request.body.name.trim();
-      if (!name) throw new HttpError(400, 'invalid_input', 'name must not be blank');
-      return reply.code(201).send(await options.brands.create(name, request.userId));
+      const answer = await options.idempotency.run(idempotentRequest(request), async () => ({
+        status: 201,
+        body: await options.brands.create(request.userId, request.body.name),
+      }));
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -37,6 +44,6 @@ export const brandsRoutes: FastifyPluginAsyncTypebox<{ brands: BrandsRepository 
         response: { 200: Type.Object({ items: Type.Array(Brand) }), ...errorResponses(401) },
       },
     },
-    async (request) => ({ items: await options.brands.listForMember(request.userId) }),
+    async (request) => ({ items: await options.brands.list(request.userId) }),
   );
 };

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import fastifyMultipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { JobInput, JobsRepository } from '@mediaflow/db';
-import { inspectImage } from '@mediaflow/providers';
-import { REFERENCE_IMAGE_INPUT } from '@mediaflow/queue';
 import { Type } from 'typebox';
-import { errorResponses, HttpError } from '../errors.ts';
-import { AspectRatioSchema, FileField, JobAccepted, Text } from '../schemas.ts';
-import { originOf, type Submissions } from '../submissions.ts';
+import { errorResponses } from '../http/errors.ts';
+import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import { jobContext } from '../http/observability.ts';
+import type { Generation } from '../services/generation.ts';
+import type { Idempotency } from '../services/idempotency.ts';
+import { AspectRatioSchema, FileField, JobAccepted, Text } from './schemas.ts';
 
 export const PROMPT_MAX_LENGTH = 2000;
 
@@ -26,12 +25,9 @@ const GenerateImageBody = Type.Object(
 );
 
 export interface GenerateImageRouteOptions {
-  submissions: Submissions;
-  jobs: JobsRepository;
+  generation: Generation;
+  idempotency: Idempotency;
   maxImageBytes: number;
-  maxImagePixels: number;
-  /** Generations one user may have queued or running at once. */
-  maxInFlight: number;
 }
 
 /** POST /api/ai-agent/generate-image: accepts a prompt (and a reference image) and answers 202 with a job id. */
@@ -61,53 +57,13 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
     },
     async (request, reply) => {
       const { prompt, aspectRatio, referenceImage } = request.body;
-      if (prompt.trim().length === 0) throw new HttpError(400, 'invalid_input', 'prompt must not be blank');
-      const inputs: JobInput[] = [];
-      if (referenceImage !== undefined) {
-        if (!Buffer.isBuffer(referenceImage)) {
-          throw new HttpError(
-            400,
-            'invalid_input',
-            'referenceImage must be sent as a file in a multipart/form-data request',
-          );
-        }
-        const image = await inspectImage(referenceImage);
-        if (!image) {
-          throw new HttpError(415, 'unsupported_media_type', 'referenceImage must be a JPEG, PNG or WebP image');
-        }
-        if (image.width * image.height > options.maxImagePixels) {
-          throw new HttpError(
-            413,
-            'payload_too_large',
-            `referenceImage is over ${options.maxImagePixels} pixels; send a smaller one`,
-          );
-        }
-        inputs.push({
-          name: REFERENCE_IMAGE_INPUT,
-          contentType: `image/${image.format}`,
-          sha256: createHash('sha256').update(referenceImage).digest('hex'),
-          data: referenceImage,
-        });
-      }
-      const inFlight = await options.jobs.countUnfinished(request.userId, 'generate-image');
-      if (inFlight >= options.maxInFlight) {
-        throw new HttpError(
-          429,
-          'rate_limited',
-          `you have ${inFlight} generations queued or running; wait for one to finish`,
-          {
-            retryAfterS: 5,
-          },
-        );
-      }
-      const accepted = await options.submissions.submit(
-        'generate-image',
-        request.userId,
-        { ownerId: request.userId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0 },
-        inputs,
-        originOf(request),
+      const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
+        options.generation.submit(
+          { ownerId: request.userId, prompt, aspectRatio, referenceImage, context: jobContext(request) },
+          scope,
+        ),
       );
-      return reply.code(202).send(accepted);
+      return sendAnswer(reply, answer);
     },
   );
 };

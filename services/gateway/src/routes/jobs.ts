@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { JobsRepository } from '@mediaflow/db';
 import { Type } from 'typebox';
-import { errorResponses, HttpError } from '../errors.ts';
-import { JobStatusResponse } from '../schemas.ts';
+import { errorResponses } from '../http/errors.ts';
+import type { Jobs } from '../services/jobs.ts';
+import { JobStatusResponse } from './schemas.ts';
 
 /** While a job runs, pollers are asked to wait this long between polls. */
 const POLL_AFTER_S = 2;
@@ -13,7 +13,7 @@ const POLL_AFTER_S = 2;
  * Polling is cheap: an ETag of the answer, 304 to If-None-Match while nothing changed, and a
  * Retry-After hint while the job is queued or running.
  */
-export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = async (app, options) => {
+export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: Jobs }> = async (app, options) => {
   app.get(
     '/jobs/:jobId',
     {
@@ -46,32 +46,11 @@ export const jobsRoute: FastifyPluginAsyncTypebox<{ jobs: JobsRepository }> = as
       },
     },
     async (request, reply) => {
-      const job = await options.jobs.findForOwner(request.params.jobId, request.userId);
-      if (!job) throw new HttpError(404, 'not_found', `no job ${request.params.jobId}`);
-      const { steps } = job;
-      const body = {
-        jobId: job.id,
-        kind: job.kind,
-        status: job.status,
-        attempts: job.attempts,
-        ...(job.status === 'completed' ? { result: job.result as Record<string, unknown> } : {}),
-        ...(job.error && job.status !== 'completed' ? { error: job.error } : {}),
-        ...(steps.length > 0
-          ? {
-              steps: steps.map((step) => ({
-                step: step.step,
-                kind: step.kind,
-                label: step.label,
-                state: step.state,
-                attempts: step.attempts,
-                ...(step.error && step.state !== 'completed' ? { error: step.error } : {}),
-              })),
-            }
-          : {}),
-      };
+      const { result, ...job } = await options.jobs.status(request.userId, request.params.jobId);
       reply.header('cache-control', 'private, no-cache');
       if (job.status === 'queued' || job.status === 'active') reply.header('retry-after', String(POLL_AFTER_S));
-      return body;
+      // The schema takes any object as the result (its shape depends on the kind): a copy is one.
+      return result ? { ...job, result: { ...result } } : job;
     },
   );
 };

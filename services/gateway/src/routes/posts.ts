@@ -1,15 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { BrandsRepository, PostsRepository, PostWithMedia } from '@mediaflow/db';
-import { deliveryFor, FOLDERS } from '@mediaflow/providers';
+import type { PostWithMedia } from '@mediaflow/db';
+import { deliveryFor } from '@mediaflow/providers';
 import { Type } from 'typebox';
-import { errorResponses, HttpError } from '../errors.ts';
-import type { MediaIntake, MediaSource } from '../media-intake.ts';
-import { FileField, IMAGE_TYPES, JobAccepted, Text, VIDEO_TYPES } from '../schemas.ts';
-import { originOf, type Submissions } from '../submissions.ts';
-import { type FormLimits, readForm } from '../uploads.ts';
-import { Page, PageQuery, pageOf, pageSize, readCursor } from './pagination.ts';
+import { errorResponses } from '../http/errors.ts';
+import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import { type FormLimits, multipartBody } from '../http/multipart.ts';
+import { jobContext } from '../http/observability.ts';
+import type { Idempotency } from '../services/idempotency.ts';
+import { MAX_POST_MEDIA, type PostMediaRef, type PostSubmission } from '../services/post-submission.ts';
+import type { Posts } from '../services/posts.ts';
+import { Page, PageQuery, pageSize } from './pagination.ts';
+import { FileField, IMAGE_TYPES, JobAccepted, Text, VIDEO_TYPES } from './schemas.ts';
 
-export const MAX_POST_MEDIA = 10;
 const CAPTION_MAX_LENGTH = 5000;
 
 const PostForm = Type.Object(
@@ -59,10 +61,9 @@ const Post = Type.Object({
 });
 
 export interface PostsRouteOptions {
-  submissions: Submissions;
-  intake: MediaIntake;
-  brands: BrandsRepository;
-  posts: PostsRepository;
+  submission: PostSubmission;
+  posts: Posts;
+  idempotency: Idempotency;
   limits: Pick<FormLimits, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
 }
 
@@ -88,72 +89,25 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         body: PostForm,
         response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
       },
-      preValidation: async (request) => {
-        if (!request.isMultipart()) throw new HttpError(415, 'unsupported_media_type', 'send multipart/form-data');
-        const form = await readForm(request, formLimits);
-        // Not yet validated: the route's schema checks it next.
-        request.body = {
-          ...form.fields,
-          ...(form.files.length > 0 ? { media: form.files.map(({ clientName }) => ({ clientName })) } : {}),
-        } as typeof request.body;
-        request.formOrder = form.order;
-      },
+      preValidation: multipartBody(formLimits, (form) => ({
+        ...form.fields,
+        ...(form.files.length > 0 ? { media: form.files.map(({ clientName }) => ({ clientName })) } : {}),
+      })),
     },
     async (request, reply) => {
-      const { caption, brandId, scheduledAt, assetId = [] } = request.body;
-      const files = request.spooled ?? [];
-      const count = files.length + assetId.length;
-      if (count < 1 || count > MAX_POST_MEDIA) {
-        throw new HttpError(
-          400,
-          'invalid_input',
-          `a post needs 1 to ${MAX_POST_MEDIA} media items (files in "media" and ids in "assetId"); got ${count}`,
-        );
-      }
-      if (!(await options.brands.isMember(brandId, request.userId)))
-        throw new HttpError(404, 'not_found', `no brand ${brandId}`);
-      const assets = await options.intake.resolveAssets(assetId, request.userId);
-
-      const uploaded = await options.intake.uploadTemporary(files);
-      // The post keeps the order in which files and asset ids came in the form.
-      const items: MediaSource[] = (request.formOrder ?? []).flatMap(({ field, index }) => {
-        if (field === 'media') return uploaded[index] ?? [];
-        if (field === 'assetId') return assets.get(assetId[index] ?? '') ?? [];
-        return [];
+      const { caption, brandId, scheduledAt } = request.body;
+      // Files and asset ids, in the order they came in the form.
+      const media = (request.form?.order ?? []).flatMap((part): PostMediaRef[] => {
+        if ('file' in part) return part.field === 'media' ? [{ file: part.file }] : [];
+        return part.field === 'assetId' ? [{ assetId: part.value }] : [];
       });
-      try {
-        const accepted = await options.submissions.submitMedia({
-          kind: 'submit-post',
-          ownerId: request.userId,
-          origin: originOf(request),
-          summary: { brandId, caption, scheduledAt: scheduledAt ?? null, media: items.map((item) => item.label) },
-          media: items.map((item, step) => ({
-            item,
-            folder: FOLDERS.social,
-            publicId: (jobId) => `post-${jobId}-${step}`,
-            label: `media[${step}] ${item.label}`,
-          })),
-          persist: {
-            label: 'write post',
-            request: (jobId, step) => ({
-              name: 'persist-post',
-              payload: {
-                jobId,
-                step,
-                authorId: request.userId,
-                brandId,
-                caption,
-                scheduledAt: scheduledAt ?? null,
-                mediaSteps: items.map((_, mediaStep) => mediaStep),
-              },
-            }),
-          },
-        });
-        return reply.code(202).send(accepted);
-      } catch (error) {
-        await options.intake.discard(uploaded.map((item) => item.source));
-        throw error;
-      }
+      const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
+        options.submission.submit(
+          { authorId: request.userId, brandId, caption, scheduledAt, media, context: jobContext(request) },
+          scope,
+        ),
+      );
+      return sendAnswer(reply, answer);
     },
   );
 
@@ -168,13 +122,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
         response: { 200: Post, ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => {
-      const post = await options.posts.findById(request.params.id);
-      if (!post || !(await options.brands.isMember(post.brandId, request.userId))) {
-        throw new HttpError(404, 'not_found', `no post ${request.params.id}`);
-      }
-      return toPostResponse(post);
-    },
+    async (request) => toPostResponse(await options.posts.find(request.userId, request.params.id)),
   );
 
   app.get(
@@ -197,21 +145,12 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
       },
     },
     async (request) => {
-      const { brandId, cursor, limit: limitParam } = request.query;
-      const limit = pageSize(limitParam);
-      if (!(await options.brands.isMember(brandId, request.userId)))
-        throw new HttpError(404, 'not_found', `no brand ${brandId}`);
-      return pageOf(await options.posts.listForBrand(brandId, limit, readCursor(cursor)), limit, toPostResponse);
+      const { brandId, cursor, limit } = request.query;
+      const page = await options.posts.list(request.userId, brandId, { cursor, limit: pageSize(limit) });
+      return { items: page.items.map(toPostResponse), nextCursor: page.nextCursor };
     },
   );
 };
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The order of a submission's files and repeatable fields, as they came. */
-    formOrder?: Array<{ field: string; index: number }>;
-  }
-}
 
 function toPostResponse(post: PostWithMedia) {
   return {

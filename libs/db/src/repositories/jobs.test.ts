@@ -1,0 +1,615 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../test-database.ts';
+import { JobsRepository } from './jobs.ts';
+
+/** A generation's plan, as the gateway writes it. */
+const generationPlan = (jobId: string, ownerId: string, prompt = 'p', hasReference = false) => ({
+  last: { name: 'generate-image' as const, payload: { jobId, ownerId, prompt, hasReference } },
+});
+
+/** A post submission's plan: its promote-media steps come first, the persist-post step last. */
+const postPlan = (jobId: string, ownerId: string, persistStep: number) => ({
+  last: {
+    name: 'persist-post' as const,
+    payload: {
+      jobId,
+      step: persistStep,
+      authorId: ownerId,
+      brandId: randomUUID(),
+      caption: 'hello',
+      scheduledAt: null,
+      mediaSteps: Array.from({ length: persistStep }, (_, step) => step),
+    },
+  },
+});
+
+/** A blog submission's plan. */
+const blogPlan = (jobId: string, ownerId: string, persistStep: number) => ({
+  last: {
+    name: 'persist-blog' as const,
+    payload: {
+      jobId,
+      step: persistStep,
+      authorId: ownerId,
+      title: 't',
+      content: 'c',
+      imageAlt: null,
+      bannerStep: persistStep > 0 ? 0 : null,
+      featuredStep: persistStep > 1 ? 1 : null,
+    },
+  },
+});
+
+/** What a finished generation answers. */
+const generated = () =>
+  ({
+    assetId: randomUUID(),
+    url: 'http://media.test/ai-generated-images/a.jpg',
+    provider: 'local',
+    width: 1024,
+    height: 1024,
+    aspectRatio: '1:1',
+    format: 'jpg',
+  }) as const;
+
+/** What a promote-media step answers: the file in its permanent folder. */
+const stored = (name: string) =>
+  ({
+    provider: 'local',
+    providerId: `auto/${name}`,
+    url: `http://media.test/auto/${name}`,
+    bytes: 100 + name.length,
+    resourceType: 'image',
+    format: 'jpg',
+  }) as const;
+
+describe('JobsRepository', () => {
+  let database: TestDatabase;
+  let jobs: JobsRepository;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    jobs = new JobsRepository(database.db);
+  });
+  afterAll(() => database.drop());
+
+  /** A user of its own for each test: counts and listings see only that test's jobs. */
+  async function newOwner(): Promise<string> {
+    const id = `user-${randomUUID()}`;
+    await database.db.insertInto('users').values({ id }).execute();
+    return id;
+  }
+
+  /** A generation job, as the gateway accepts one. */
+  async function createGeneration(ownerId: string, prompt = 'p'): Promise<string> {
+    const id = randomUUID();
+    await jobs.create({ id, kind: 'generate-image', ownerId, plan: generationPlan(id, ownerId, prompt) });
+    return id;
+  }
+
+  /** A post submission: one promote-media step a label, then the persist-post step. */
+  async function createSubmission(ownerId: string, mediaLabels: string[]): Promise<string> {
+    const id = randomUUID();
+    const persistStep = mediaLabels.length;
+    await jobs.create({
+      id,
+      kind: 'submit-post',
+      ownerId,
+      plan: postPlan(id, ownerId, persistStep),
+      steps: [
+        ...mediaLabels.map((label, step) => ({ step, kind: 'promote-media' as const, label })),
+        { step: persistStep, kind: 'persist-post', label: 'write post' },
+      ],
+    });
+    return id;
+  }
+
+  async function claimKey(userId: string, key: string): Promise<void> {
+    await database.db.insertInto('idempotency_keys').values({ userId, key, requestHash: 'h' }).execute();
+  }
+
+  const job = async (id: string) => {
+    const row = await jobs.findById(id);
+    if (!row) throw new Error(`job ${id} has no row`);
+    return row;
+  };
+  const steps = async (jobId: string) =>
+    database.db
+      .selectFrom('job_steps')
+      .select(['step', 'kind', 'label', 'state', 'attempts', 'result', 'error'])
+      .where('jobId', '=', jobId)
+      .orderBy('step')
+      .execute();
+  const answers = async (userId: string) =>
+    database.db
+      .selectFrom('idempotency_keys')
+      .select(['key', 'status', 'response'])
+      .where('userId', '=', userId)
+      .orderBy('key')
+      .execute();
+
+  describe('create', () => {
+    it('writes a queued job with its plan under its id', async () => {
+      const owner = await newOwner();
+      const id = await createGeneration(owner, 'a red fox');
+      const row = await job(id);
+      expect(row).toMatchObject({
+        id,
+        kind: 'generate-image',
+        ownerId: owner,
+        status: 'queued',
+        attempts: 0,
+        result: null,
+        error: null,
+        finishedAt: null,
+      });
+      expect(row.payload).toEqual({
+        last: {
+          name: 'generate-image',
+          payload: { jobId: id, ownerId: owner, prompt: 'a red fox', hasReference: false },
+        },
+      });
+      expect(await jobs.findById(randomUUID())).toBeUndefined();
+    });
+
+    it('stores the inputs with the job', async () => {
+      const owner = await newOwner();
+      const id = randomUUID();
+      const data = Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01, 0x02]);
+      await jobs.create({
+        id,
+        kind: 'generate-image',
+        ownerId: owner,
+        plan: generationPlan(id, owner, 'p', true),
+        inputs: [{ name: 'referenceImage', contentType: 'image/jpeg', sha256: 'abc123', data }],
+      });
+      const input = await jobs.findInput(id, 'referenceImage');
+      expect(input).toEqual({ name: 'referenceImage', contentType: 'image/jpeg', sha256: 'abc123', data });
+      expect(Buffer.isBuffer(input?.data)).toBe(true);
+      expect(await jobs.findInput(id, 'other')).toBeUndefined();
+      expect(await jobs.findInput(await createGeneration(owner), 'referenceImage')).toBeUndefined();
+    });
+
+    it('writes the steps, queued, and a poll shows them in order', async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] clip.mp4']);
+      const found = await jobs.findForOwner(id, owner);
+      expect(found).toMatchObject({ id, kind: 'submit-post', status: 'queued' });
+      expect(found?.steps).toEqual([
+        { step: 0, kind: 'promote-media', label: 'media[0] a.jpg', state: 'queued', attempts: 0, error: null },
+        { step: 1, kind: 'promote-media', label: 'media[1] clip.mp4', state: 'queued', attempts: 0, error: null },
+        { step: 2, kind: 'persist-post', label: 'write post', state: 'queued', attempts: 0, error: null },
+      ]);
+    });
+
+    it('keeps the answer under its Idempotency-Key in the same write, with or without steps', async () => {
+      const owner = await newOwner();
+      await claimKey(owner, 'k-single');
+      await claimKey(owner, 'k-steps');
+      await claimKey(owner, 'k-untouched');
+      const single = randomUUID();
+      await jobs.create(
+        { id: single, kind: 'generate-image', ownerId: owner, plan: generationPlan(single, owner) },
+        { userId: owner, key: 'k-single', status: 202, response: { jobId: single, status: 'queued' } },
+      );
+      const withSteps = randomUUID();
+      await jobs.create(
+        {
+          id: withSteps,
+          kind: 'submit-blog',
+          ownerId: owner,
+          plan: blogPlan(withSteps, owner, 0),
+          steps: [{ step: 0, kind: 'persist-blog', label: 'write blog' }],
+        },
+        { userId: owner, key: 'k-steps', status: 202, response: { jobId: withSteps, status: 'queued' } },
+      );
+      expect(await answers(owner)).toEqual([
+        { key: 'k-single', status: 202, response: { jobId: single, status: 'queued' } },
+        { key: 'k-steps', status: 202, response: { jobId: withSteps, status: 'queued' } },
+        { key: 'k-untouched', status: null, response: null },
+      ]);
+      expect(await job(single)).toMatchObject({ kind: 'generate-image', status: 'queued' });
+      expect(await job(withSteps)).toMatchObject({ kind: 'submit-blog', status: 'queued' });
+    });
+
+    it('writes no answer when the job cannot be written', async () => {
+      const owner = await newOwner();
+      await claimKey(owner, 'k');
+      const taken = await createGeneration(owner);
+      const again = jobs.create(
+        { id: taken, kind: 'generate-image', ownerId: owner, plan: generationPlan(taken, owner, 'again') },
+        { userId: owner, key: 'k', status: 202, response: { jobId: taken } },
+      );
+      await expect(again).rejects.toThrow(/duplicate key/);
+      expect(await answers(owner)).toEqual([{ key: 'k', status: null, response: null }]);
+      expect((await job(taken)).payload).toEqual(generationPlan(taken, owner, 'p'));
+    });
+
+    it('writes nothing of a job whose steps cannot be written', async () => {
+      const owner = await newOwner();
+      await claimKey(owner, 'k');
+      const id = randomUUID();
+      const attempt = jobs.create(
+        {
+          id,
+          kind: 'submit-post',
+          ownerId: owner,
+          plan: postPlan(id, owner, 0),
+          inputs: [{ name: 'upload', contentType: 'image/png', sha256: 's', data: Buffer.from('png') }],
+          steps: [
+            { step: 0, kind: 'persist-post', label: 'write post' },
+            { step: 0, kind: 'persist-post', label: 'write post again' },
+          ],
+        },
+        { userId: owner, key: 'k', status: 202, response: { jobId: id } },
+      );
+      await expect(attempt).rejects.toThrow(/duplicate key/);
+      expect(await jobs.findById(id)).toBeUndefined();
+      expect(await jobs.findInput(id, 'upload')).toBeUndefined();
+      expect(await answers(owner)).toEqual([{ key: 'k', status: null, response: null }]);
+    });
+  });
+
+  describe('findForOwner', () => {
+    it("answers undefined for another user's job and for an unknown id", async () => {
+      const owner = await newOwner();
+      const other = await newOwner();
+      const id = await createGeneration(owner);
+      expect(await jobs.findForOwner(id, other)).toBeUndefined();
+      expect(await jobs.findForOwner(randomUUID(), owner)).toBeUndefined();
+      expect(await jobs.findForOwner(id, owner)).toMatchObject({ id, ownerId: owner, steps: [] });
+    });
+
+    it('orders steps by number whatever order they were written in', async () => {
+      const owner = await newOwner();
+      const id = randomUUID();
+      await jobs.create({
+        id,
+        kind: 'submit-blog',
+        ownerId: owner,
+        plan: blogPlan(id, owner, 2),
+        steps: [
+          { step: 2, kind: 'persist-blog', label: 'write blog' },
+          { step: 0, kind: 'promote-media', label: 'banner' },
+          { step: 1, kind: 'promote-media', label: 'featured image' },
+        ],
+      });
+      const found = await jobs.findForOwner(id, owner);
+      expect(found?.steps.map((step) => [step.step, step.kind, step.label])).toEqual([
+        [0, 'promote-media', 'banner'],
+        [1, 'promote-media', 'featured image'],
+        [2, 'persist-blog', 'write blog'],
+      ]);
+      expect(found?.kind).toBe('submit-blog');
+    });
+  });
+
+  describe('markActive', () => {
+    it('is false for a job that has no row', async () => {
+      expect(await jobs.markActive({ jobId: randomUUID() })).toBe(false);
+      expect(await jobs.markActive({ jobId: randomUUID(), step: 0 })).toBe(false);
+    });
+
+    it('makes the job active and counts each attempt', async () => {
+      const id = await createGeneration(await newOwner());
+      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 1 });
+      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 2 });
+    });
+
+    it('counts attempts on the job and on the step, and leaves the other steps alone', async () => {
+      const id = await createSubmission(await newOwner(), ['media[0] a.jpg', 'media[1] b.jpg']);
+      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe(true);
+      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe(true);
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(true);
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 3 });
+      expect((await steps(id)).map(({ step, state, attempts }) => ({ step, state, attempts }))).toEqual([
+        { step: 0, state: 'active', attempts: 2 },
+        { step: 1, state: 'active', attempts: 1 },
+        { step: 2, state: 'queued', attempts: 0 },
+      ]);
+    });
+
+    it('is false for a job that has ended, and does not count the attempt', async () => {
+      const owner = await newOwner();
+      const completed = await createGeneration(owner);
+      await jobs.markActive({ jobId: completed });
+      await jobs.markCompleted({ jobId: completed }, generated());
+      const failed = await createGeneration(owner);
+      await jobs.markFailed({ jobId: failed }, { code: 'invalid_input', message: 'no', retryable: false });
+
+      expect(await jobs.markActive({ jobId: completed })).toBe(false);
+      expect(await jobs.markActive({ jobId: failed })).toBe(false);
+      expect(await job(completed)).toMatchObject({ status: 'completed', attempts: 1 });
+      expect(await job(failed)).toMatchObject({ status: 'failed', attempts: 0 });
+    });
+
+    it('leaves the steps of a job that has ended as they were', async () => {
+      // A sibling step failed and failed the job; this step's attempt starts afterwards and does nothing.
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] b.jpg']);
+      await jobs.markActive({ jobId: id, step: 0 });
+      await jobs.markFailed({ jobId: id, step: 0 }, { code: 'provider_rejected', message: 'no', retryable: false });
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(false);
+      expect((await jobs.findForOwner(id, owner))?.steps[1]).toMatchObject({ state: 'queued', attempts: 0 });
+      expect(await job(id)).toMatchObject({ status: 'failed', attempts: 1 });
+    });
+  });
+
+  describe('markCompleted', () => {
+    it('completes a job without steps with its result, clearing the error of an earlier attempt', async () => {
+      const id = await createGeneration(await newOwner());
+      await jobs.markActive({ jobId: id });
+      await jobs.markRetrying({ jobId: id }, { code: 'provider_timeout', message: 'slow', retryable: true });
+      const result = generated();
+      const before = Date.now();
+      await jobs.markCompleted({ jobId: id }, result);
+      const row = await job(id);
+      expect(row).toMatchObject({ status: 'completed', result, error: null });
+      // The server's clock and this process's may differ a little.
+      expect(Math.abs((row.finishedAt?.getTime() ?? 0) - before)).toBeLessThan(60_000);
+    });
+
+    it('completes a job with steps only once every step has, with the last result', async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] b.jpg']);
+
+      await jobs.markActive({ jobId: id, step: 1 });
+      await jobs.markCompleted({ jobId: id, step: 1 }, stored('b.jpg'));
+      await jobs.markActive({ jobId: id, step: 0 });
+      await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
+      let row = await job(id);
+      expect(row).toMatchObject({ status: 'active', result: null, finishedAt: null });
+
+      const written = { postId: randomUUID(), media: [{ id: randomUUID(), url: 'u', type: 'image' as const }] };
+      await jobs.markActive({ jobId: id, step: 2 });
+      await jobs.markCompleted({ jobId: id, step: 2 }, written);
+      row = await job(id);
+      expect(row).toMatchObject({ status: 'completed', result: written, error: null });
+      expect(row.finishedAt).toBeInstanceOf(Date);
+      expect((await steps(id)).map(({ state, result }) => ({ state, result }))).toEqual([
+        { state: 'completed', result: stored('a.jpg') },
+        { state: 'completed', result: stored('b.jpg') },
+        { state: 'completed', result: written },
+      ]);
+      expect((await jobs.findForOwner(id, owner))?.steps.map((step) => step.state)).toEqual([
+        'completed',
+        'completed',
+        'completed',
+      ]);
+    });
+
+    it("clears a step's error from an earlier attempt", async () => {
+      const id = await createSubmission(await newOwner(), ['media[0] a.jpg']);
+      await jobs.markRetrying({ jobId: id, step: 0 }, { code: 'provider_timeout', message: 'slow', retryable: true });
+      await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
+      expect((await steps(id))[0]).toMatchObject({ state: 'completed', error: null, result: stored('a.jpg') });
+      expect((await job(id)).status).toBe('queued');
+    });
+  });
+
+  describe('markRetrying', () => {
+    it('puts a job back to queued with the reason, keeping its attempts', async () => {
+      const id = await createGeneration(await newOwner());
+      await jobs.markActive({ jobId: id });
+      await jobs.markRetrying(
+        { jobId: id },
+        { code: 'provider_timeout', message: 'Gemini took too long', retryable: true },
+      );
+      expect(await job(id)).toMatchObject({
+        status: 'queued',
+        attempts: 1,
+        error: { code: 'provider_timeout', message: 'Gemini took too long', retryable: true },
+        finishedAt: null,
+      });
+      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 2 });
+    });
+
+    it('puts only the step back to queued; the job stays as it was', async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] b.jpg']);
+      await jobs.markActive({ jobId: id, step: 1 });
+      await jobs.markRetrying(
+        { jobId: id, step: 1 },
+        { code: 'provider_unavailable', message: '503', retryable: true },
+      );
+      expect(await job(id)).toMatchObject({ status: 'active', error: null });
+      const found = await jobs.findForOwner(id, owner);
+      expect(found?.steps[1]).toEqual({
+        step: 1,
+        kind: 'promote-media',
+        label: 'media[1] b.jpg',
+        state: 'queued',
+        attempts: 1,
+        error: { code: 'provider_unavailable', message: '503', retryable: true },
+      });
+      expect(found?.steps[0]).toMatchObject({ state: 'queued', error: null });
+    });
+  });
+
+  describe('markFailed', () => {
+    it('fails a job without steps with the error as given', async () => {
+      const id = await createGeneration(await newOwner());
+      await jobs.markFailed(
+        { jobId: id },
+        { code: 'provider_blocked', message: 'blocked by safety', retryable: false },
+      );
+      const row = await job(id);
+      expect(row).toMatchObject({
+        status: 'failed',
+        error: { code: 'provider_blocked', message: 'blocked by safety', retryable: false },
+      });
+      expect(row.finishedAt).toBeInstanceOf(Date);
+    });
+
+    it("fails the whole job when a step fails, naming the step's label", async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] clip.mp4']);
+      await jobs.markActive({ jobId: id, step: 1 });
+      await jobs.markFailed(
+        { jobId: id, step: 1 },
+        { code: 'provider_rejected', message: 'file too large', retryable: false },
+      );
+      const row = await job(id);
+      expect(row).toMatchObject({
+        status: 'failed',
+        error: { code: 'provider_rejected', message: 'media[1] clip.mp4: file too large', retryable: false },
+      });
+      expect(row.finishedAt).toBeInstanceOf(Date);
+      const found = await jobs.findForOwner(id, owner);
+      expect(found?.steps.map(({ state, error }) => ({ state, error }))).toEqual([
+        { state: 'queued', error: null },
+        { state: 'failed', error: { code: 'provider_rejected', message: 'file too large', retryable: false } },
+        { state: 'queued', error: null },
+      ]);
+    });
+
+    it('names a step by its number when it has no row', async () => {
+      const id = await createSubmission(await newOwner(), []);
+      await jobs.markFailed({ jobId: id, step: 7 }, { code: 'internal', message: 'boom', retryable: false });
+      expect((await job(id)).error).toEqual({ code: 'internal', message: 'step 7: boom', retryable: false });
+    });
+  });
+
+  describe('resetForRetry', () => {
+    it('queues the job and every step that has not completed again, clearing errors', async () => {
+      const id = await createSubmission(await newOwner(), ['media[0] a.jpg', 'media[1] b.jpg']);
+      await jobs.markActive({ jobId: id, step: 0 });
+      await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
+      await jobs.markActive({ jobId: id, step: 1 });
+      await jobs.markFailed({ jobId: id, step: 1 }, { code: 'provider_auth', message: 'bad key', retryable: false });
+      expect((await job(id)).status).toBe('failed');
+
+      await jobs.resetForRetry(id);
+      expect(await job(id)).toMatchObject({ status: 'queued', error: null, finishedAt: null, attempts: 2 });
+      expect(
+        (await steps(id)).map(({ state, attempts, result, error }) => ({ state, attempts, result, error })),
+      ).toEqual([
+        { state: 'completed', attempts: 1, result: stored('a.jpg'), error: null },
+        { state: 'queued', attempts: 1, result: null, error: null },
+        { state: 'queued', attempts: 0, result: null, error: null },
+      ]);
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(true);
+      expect(await jobs.promotedMedia(id)).toEqual(new Map([[0, stored('a.jpg')]]));
+    });
+
+    it('touches no other job', async () => {
+      const owner = await newOwner();
+      const reset = await createGeneration(owner);
+      const other = await createGeneration(owner);
+      await jobs.markFailed({ jobId: reset }, { code: 'internal', message: 'x', retryable: false });
+      await jobs.markFailed({ jobId: other }, { code: 'internal', message: 'y', retryable: false });
+      await jobs.resetForRetry(reset);
+      expect((await job(reset)).status).toBe('queued');
+      expect(await job(other)).toMatchObject({ status: 'failed', error: { message: 'y' } });
+    });
+  });
+
+  describe('countUnfinished', () => {
+    it("counts a user's queued and active jobs of one kind", async () => {
+      const owner = await newOwner();
+      const other = await newOwner();
+      expect(await jobs.countUnfinished(owner, 'generate-image')).toBe(0);
+
+      await createGeneration(owner);
+      const active = await createGeneration(owner);
+      await jobs.markActive({ jobId: active });
+      const completed = await createGeneration(owner);
+      await jobs.markCompleted({ jobId: completed }, generated());
+      const failed = await createGeneration(owner);
+      await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'x', retryable: false });
+      await createSubmission(owner, ['media[0] a.jpg']);
+      await createGeneration(other);
+
+      expect(await jobs.countUnfinished(owner, 'generate-image')).toBe(2);
+      expect(await jobs.countUnfinished(owner, 'submit-post')).toBe(1);
+      expect(await jobs.countUnfinished(other, 'generate-image')).toBe(1);
+      expect(await jobs.countUnfinished(other, 'submit-blog')).toBe(0);
+    });
+  });
+
+  describe('findUnfinishedBefore', () => {
+    /** Every job of this file was written now: the ones these tests look at are moved back to 2001. */
+    const backdate = (id: string, at: string) =>
+      sql`update jobs set "createdAt" = ${new Date(at)}, "updatedAt" = ${new Date(at)} where id = ${id}`.execute(
+        database.db,
+      );
+
+    it('finds unfinished jobs not touched since the cutoff, oldest first, up to the limit', async () => {
+      const owner = await newOwner();
+      const oldest = await createGeneration(owner);
+      const older = await createSubmission(owner, ['media[0] a.jpg']);
+      const oldButActive = await createGeneration(owner);
+      const oldButCompleted = await createGeneration(owner);
+      const oldButFailed = await createGeneration(owner);
+      const recent = await createGeneration(owner);
+      await jobs.markActive({ jobId: oldButActive });
+      await jobs.markCompleted({ jobId: oldButCompleted }, generated());
+      await jobs.markFailed({ jobId: oldButFailed }, { code: 'internal', message: 'x', retryable: false });
+      await backdate(oldButActive, '2001-01-03T00:00:00Z');
+      await backdate(older, '2001-01-02T00:00:00Z');
+      await backdate(oldest, '2001-01-01T00:00:00Z');
+      await backdate(oldButCompleted, '2001-01-01T12:00:00Z');
+      await backdate(oldButFailed, '2001-01-01T12:00:00Z');
+      await backdate(recent, '2001-02-01T00:00:00Z');
+
+      const cutoff = new Date('2001-01-15T00:00:00Z');
+      expect((await jobs.findUnfinishedBefore(cutoff, 10)).map((row) => row.id)).toEqual([oldest, older, oldButActive]);
+      expect((await jobs.findUnfinishedBefore(cutoff, 2)).map((row) => row.id)).toEqual([oldest, older]);
+      expect(await jobs.findUnfinishedBefore(new Date('2000-12-31T00:00:00Z'), 10)).toEqual([]);
+    });
+
+    it('does not find a job that a worker touched after the cutoff', async () => {
+      const id = await createGeneration(await newOwner());
+      await backdate(id, '2001-03-01T00:00:00Z');
+      const cutoff = new Date('2001-06-01T00:00:00Z');
+      expect((await jobs.findUnfinishedBefore(cutoff, 100)).map((row) => row.id)).toContain(id);
+      await jobs.markActive({ jobId: id });
+      expect((await jobs.findUnfinishedBefore(cutoff, 100)).map((row) => row.id)).not.toContain(id);
+    });
+  });
+
+  describe('promotedMedia', () => {
+    it('maps the completed promote-media steps only to the files they stored', async () => {
+      const id = await createSubmission(await newOwner(), ['media[0] a.jpg', 'media[1] b.jpg', 'media[2] c.jpg']);
+      expect(await jobs.promotedMedia(id)).toEqual(new Map());
+      await jobs.markCompleted({ jobId: id, step: 2 }, stored('c.jpg'));
+      await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
+      await jobs.markRetrying({ jobId: id, step: 1 }, { code: 'provider_timeout', message: 'x', retryable: true });
+      await jobs.markCompleted({ jobId: id, step: 3 }, { postId: randomUUID(), media: [] });
+      expect(await jobs.promotedMedia(id)).toEqual(
+        new Map([
+          [0, stored('a.jpg')],
+          [2, stored('c.jpg')],
+        ]),
+      );
+      expect(await jobs.promotedMedia(randomUUID())).toEqual(new Map());
+    });
+  });
+
+  describe('delete', () => {
+    it('removes the job with its steps and inputs, and no other', async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg']);
+      const withInput = randomUUID();
+      await jobs.create({
+        id: withInput,
+        kind: 'generate-image',
+        ownerId: owner,
+        plan: generationPlan(withInput, owner, 'p', true),
+        inputs: [{ name: 'referenceImage', contentType: 'image/png', sha256: 's', data: Buffer.from('png') }],
+      });
+      const kept = await createGeneration(owner);
+      await jobs.delete(id);
+      await jobs.delete(withInput);
+      expect(await jobs.findById(id)).toBeUndefined();
+      expect(await steps(id)).toEqual([]);
+      expect(await jobs.findById(withInput)).toBeUndefined();
+      expect(await jobs.findInput(withInput, 'referenceImage')).toBeUndefined();
+      expect(await jobs.findById(kept)).toBeDefined();
+    });
+  });
+});

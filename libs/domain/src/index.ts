@@ -1,0 +1,3 @@
+export * from './errors.ts';
+export * from './jobs.ts';
+export * from './media.ts';

@@ -1,0 +1,66 @@
+import type { Config } from '@mediaflow/config';
+import { type Db, GeneratedAssetsRepository, JobsRepository, runExclusive } from '@mediaflow/db';
+import type { Logger } from '@mediaflow/logger';
+import type { MediaStore } from '@mediaflow/providers';
+import type { QueueRepository } from '@mediaflow/queue';
+import { cleanUpExpiredAssets } from './expired-assets.ts';
+import { reconcile } from './reconcile.ts';
+
+export interface PeriodicTask {
+  name: string;
+  everyMs: number;
+  run: () => Promise<number>;
+}
+
+/**
+ * The periodic duties: the reconciler and the cleanup of expired temporary assets. Any process may run
+ * them (the storage worker's does); the advisory lock keeps each round to one replica.
+ */
+export function startMaintenance(options: {
+  config: Pick<Config, 'reconcileIntervalMs' | 'cleanupIntervalMs'>;
+  db: Db;
+  store: MediaStore;
+  queues: QueueRepository;
+  logger: Logger;
+}): () => Promise<void> {
+  const jobs = new JobsRepository(options.db);
+  const assets = new GeneratedAssetsRepository(options.db);
+  const { reconcileIntervalMs, cleanupIntervalMs } = options.config;
+  return startPeriodicTasks(options.db, options.logger, [
+    {
+      name: 'reconcile',
+      everyMs: reconcileIntervalMs,
+      // Twice the interval: a job queued a moment ago is not mistaken for a lost one.
+      run: () => reconcile({ jobs, queues: options.queues, logger: options.logger }, 2 * reconcileIntervalMs),
+    },
+    {
+      name: 'cleanup-expired-assets',
+      everyMs: cleanupIntervalMs,
+      run: () => cleanUpExpiredAssets({ assets, store: options.store }),
+    },
+  ]);
+}
+
+/**
+ * Runs each task every `everyMs`, on one replica at a time (a PostgreSQL advisory lock). The timers live
+ * in the process, not in Redis, so they survive Redis losing its data. Returns a stop function.
+ */
+export function startPeriodicTasks(db: Db, logger: Logger, tasks: PeriodicTask[]): () => Promise<void> {
+  const running = new Set<Promise<unknown>>();
+  const timers = tasks.map((task) =>
+    setInterval(() => {
+      const run = runExclusive(db, `mediaflow:${task.name}`, async () => {
+        const count = await task.run();
+        if (count > 0) logger.info({ task: task.name, count }, `${task.name} done`);
+      })
+        // A background loop: a failed round is logged and the next round tries again.
+        .catch((err: unknown) => logger.error({ err, task: task.name }, `${task.name} failed; next round retries`))
+        .finally(() => running.delete(run));
+      running.add(run);
+    }, task.everyMs),
+  );
+  return async () => {
+    for (const timer of timers) clearInterval(timer);
+    await Promise.all(running);
+  };
+}

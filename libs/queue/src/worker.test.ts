@@ -1,0 +1,402 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import {
+  type GenerateImageResult,
+  type JobErrorRecord,
+  type JobRef,
+  type JobRequest,
+  PermanentJobError,
+} from '@mediaflow/domain';
+import { silentLogger } from '@mediaflow/logger';
+import { UnrecoverableError } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createRedis, type Redis } from './connection.ts';
+import { describeFailure } from './errors.ts';
+import { QueueRepository, type RetryPolicy } from './queue-repository.ts';
+import { type HandlerMap, type JobStateRecorder, type QueueWorker, startWorker } from './worker.ts';
+
+// The global setup (libs/testing) provides it; libs/queue cannot depend on @mediaflow/testing.
+declare module 'vitest' {
+  interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+describe('describeFailure', () => {
+  it('lets a classified error speak for itself', () => {
+    expect(describeFailure(new PermanentJobError('invalid_input', 'bad prompt'))).toEqual({
+      code: 'invalid_input',
+      message: 'bad prompt',
+      retryable: false,
+    });
+    const quota = Object.assign(new Error('quota used up'), { code: 'provider_quota', retryable: true });
+    expect(describeFailure(quota)).toEqual({ code: 'provider_quota', message: 'quota used up', retryable: true });
+  });
+
+  it('reports an UnrecoverableError as a final internal error, its message unchanged', () => {
+    expect(describeFailure(new UnrecoverableError('no handler'))).toEqual({
+      code: 'internal',
+      message: 'no handler',
+      retryable: false,
+    });
+  });
+
+  it('reports anything else as a passing internal error', () => {
+    expect(describeFailure(new Error('connection reset'))).toEqual({
+      code: 'internal',
+      message: 'internal error: connection reset',
+      retryable: true,
+    });
+    expect(describeFailure('oops')).toEqual({ code: 'internal', message: 'internal error: oops', retryable: true });
+    // Not an Error, so not classified, however it looks.
+    expect(describeFailure({ code: 'invalid_input', retryable: false })).toMatchObject({
+      code: 'internal',
+      retryable: true,
+    });
+    // An Error whose code is not a string (a Node system error's errno, say) is not classified either.
+    expect(describeFailure(Object.assign(new Error('x'), { code: 5, retryable: false }))).toMatchObject({
+      code: 'internal',
+      retryable: true,
+    });
+  });
+});
+
+type Call =
+  | { call: 'active'; ref: JobRef }
+  | { call: 'completed'; ref: JobRef; result: unknown }
+  | { call: 'retrying'; ref: JobRef; error: JobErrorRecord }
+  | { call: 'failed'; ref: JobRef; error: JobErrorRecord };
+
+/** The jobs table, in memory: every call in order; `active` answers markActive (one answer per call). */
+function memoryRecorder(active: Array<boolean | Error> = []): JobStateRecorder & { calls: Call[] } {
+  const calls: Call[] = [];
+  return {
+    calls,
+    markActive: async (ref) => {
+      calls.push({ call: 'active', ref });
+      const answer = active.shift() ?? true;
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+    markCompleted: async (ref, result) => {
+      calls.push({ call: 'completed', ref, result });
+    },
+    markRetrying: async (ref, error) => {
+      calls.push({ call: 'retrying', ref, error });
+    },
+    markFailed: async (ref, error) => {
+      calls.push({ call: 'failed', ref, error });
+    },
+  };
+}
+
+const generation = (jobId = randomUUID()) =>
+  ({
+    name: 'generate-image',
+    payload: { jobId, ownerId: 'alice', prompt: 'a fox', hasReference: false },
+  }) satisfies JobRequest;
+
+const generated = (jobId: string): GenerateImageResult => ({
+  assetId: `asset-of-${jobId}`,
+  url: `http://media.test/${jobId}.jpg`,
+  provider: 'local',
+  width: 1024,
+  height: 1024,
+  aspectRatio: '1:1',
+  format: 'jpg',
+});
+
+async function until<T>(read: () => Promise<T> | T, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out; last seen: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('startWorker on Redis', () => {
+  const filePrefix = `{mf-test-${randomBytes(4).toString('hex')}}`;
+  let producer: Redis;
+  let workerConnection: Redis;
+  let testCount = 0;
+  let queues: QueueRepository | undefined;
+  let worker: QueueWorker | undefined;
+
+  beforeAll(() => {
+    producer = createRedis(inject('redisUrl'), 'producer');
+    workerConnection = createRedis(inject('redisUrl'), 'worker');
+  });
+
+  afterEach(async () => {
+    await worker?.close(true);
+    await queues?.close();
+    worker = undefined;
+    queues = undefined;
+  });
+
+  afterAll(async () => {
+    let cursor = '0';
+    do {
+      const [next, keys] = await workerConnection.scan(cursor, 'MATCH', `${filePrefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await workerConnection.del(...keys);
+    } while (cursor !== '0');
+    producer.disconnect();
+    workerConnection.disconnect();
+  });
+
+  /** Queues of this test's own, with a worker on one of them. */
+  function run<Q extends 'generation' | 'persistence'>(
+    queue: Q,
+    handlers: HandlerMap<Q, { tag: string }>,
+    recorder: JobStateRecorder,
+    retry: RetryPolicy = { attempts: 3, backoffMs: 10 },
+  ): QueueRepository {
+    const prefix = `${filePrefix}-${++testCount}`;
+    queues = new QueueRepository({ connection: producer, prefix, retry });
+    worker = startWorker({
+      queue,
+      handlers,
+      deps: { tag: 'the deps' },
+      connection: workerConnection,
+      prefix,
+      concurrency: 1,
+      lockMs: 30_000,
+      recorder,
+      logger: silentLogger,
+    });
+    return queues;
+  }
+
+  const ended = (recorder: { calls: Call[] }) =>
+    until(
+      () => recorder.calls,
+      (calls) => calls.some(({ call }) => call === 'completed' || call === 'failed'),
+    );
+
+  it("records a handler's result as completed, and gives the handler its payload, context and deps", async () => {
+    const recorder = memoryRecorder();
+    const seen: unknown[] = [];
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload, deps) => {
+          seen.push(payload, deps);
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request, context: { requestId: 'req-1' } });
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    expect(seen).toEqual([{ ...request.payload, context: { requestId: 'req-1' } }, { tag: 'the deps' }]);
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'completed',
+    );
+  });
+
+  it('records a retryable failure as retrying, then completed on the next attempt', async () => {
+    const recorder = memoryRecorder();
+    let attempts = 0;
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          attempts += 1;
+          if (attempts === 1) throw new Error('connection reset');
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      {
+        call: 'retrying',
+        ref: { jobId },
+        error: { code: 'internal', message: 'internal error: connection reset', retryable: true },
+      },
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    expect(attempts).toBe(2);
+  });
+
+  it('records a retryable failure on the last attempt as failed', async () => {
+    const recorder = memoryRecorder();
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async () => {
+          throw new Error('still down');
+        },
+      },
+      recorder,
+      { attempts: 2, backoffMs: 10 },
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    const error = { code: 'internal', message: 'internal error: still down', retryable: true };
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      { call: 'retrying', ref: { jobId }, error },
+      { call: 'active', ref: { jobId } },
+      { call: 'failed', ref: { jobId }, error },
+    ]);
+    await until(
+      () => queues.failed('generation', 10),
+      (failed) => failed.length === 1,
+    );
+    expect(await queues.failed('generation', 10)).toMatchObject([{ jobId, attempts: 2, reason: 'still down' }]);
+  });
+
+  it('fails a PermanentJobError at once, with its code, though retries are left', async () => {
+    const recorder = memoryRecorder();
+    let attempts = 0;
+    const queues = run(
+      'persistence',
+      {
+        'persist-post': async () => {
+          attempts += 1;
+          throw new PermanentJobError('invalid_input', 'the brand is gone');
+        },
+        'persist-blog': () => Promise.reject(new Error('not used here')),
+      },
+      recorder,
+      { attempts: 5, backoffMs: 10 },
+    );
+    const jobId = randomUUID();
+    const request: JobRequest = {
+      name: 'persist-post',
+      payload: { jobId, step: 2, authorId: 'a', brandId: 'b', caption: 'c', scheduledAt: null, mediaSteps: [] },
+    };
+    await queues.add(request);
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId, step: 2 } },
+      {
+        call: 'failed',
+        ref: { jobId, step: 2 },
+        error: { code: 'invalid_input', message: 'the brand is gone', retryable: false },
+      },
+    ]);
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'failed',
+    );
+    expect(await queues.failed('persistence', 10)).toMatchObject([
+      { jobId, step: 2, attempts: 1, reason: 'the brand is gone' },
+    ]);
+    expect(attempts).toBe(1);
+  });
+
+  it('fails a job its queue has no handler for at once', async () => {
+    const recorder = memoryRecorder();
+    const ran: string[] = [];
+    const queues = run(
+      'persistence',
+      // A worker built without one of its handlers (the type check would normally refuse it).
+      {
+        'persist-post': async () => {
+          ran.push('persist-post');
+          throw new Error('not this one');
+        },
+      } as unknown as HandlerMap<'persistence', { tag: string }>,
+      recorder,
+    );
+    const jobId = randomUUID();
+    const request: JobRequest = {
+      name: 'persist-blog',
+      payload: {
+        jobId,
+        step: 0,
+        authorId: 'a',
+        title: 't',
+        content: 'c',
+        imageAlt: null,
+        bannerStep: null,
+        featuredStep: null,
+      },
+    };
+    await queues.add(request);
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'failed',
+    );
+    expect(await queues.failed('persistence', 10)).toMatchObject([
+      { jobId, name: 'persist-blog', attempts: 1, reason: 'queue "persistence" has no handler for job "persist-blog"' },
+    ]);
+    expect(ran).toEqual([]);
+    expect(recorder.calls.filter(({ call }) => call === 'completed' || call === 'retrying')).toEqual([]);
+  });
+
+  it('does not run the handler when markActive says there is nothing to run', async () => {
+    const recorder = memoryRecorder([false]);
+    const ran: string[] = [];
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          ran.push(payload.jobId);
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'failed',
+    );
+    // Read again: state() reads the job before its state, so the read that saw it fail may predate its reason.
+    expect(await queues.state(request)).toEqual({
+      state: 'failed',
+      failedReason: `job ${jobId} is not waiting to run; nothing to do`,
+    });
+    expect(ran).toEqual([]);
+    // Only the one question: no retry, and nothing recorded over the row's own state.
+    expect(recorder.calls).toEqual([{ call: 'active', ref: { jobId } }]);
+    expect(await queues.failed('generation', 10)).toMatchObject([{ attempts: 1 }]);
+  });
+
+  it('runs the attempt again when the start cannot be recorded (PostgreSQL away)', async () => {
+    const recorder = memoryRecorder([new Error('connection refused')]);
+    const ran: string[] = [];
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          ran.push(payload.jobId);
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    expect(ran).toEqual([jobId]);
+  });
+});

@@ -1,0 +1,92 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { type ErrorCode, HttpError } from '../services/errors.ts';
+
+/** The one error shape every route answers with. */
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable, machine-readable: switch on this.' }),
+      message: Type.String({ description: 'What failed and what to do about it.' }),
+    }),
+  },
+  { $id: 'ErrorResponse' },
+);
+
+/** `response` entries for the error statuses a route can answer. */
+export function errorResponses(...statuses: number[]): Record<number, typeof ErrorResponse> {
+  return Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
+}
+
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
+  400: 'invalid_input',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  409: 'conflict',
+  415: 'unsupported_media_type',
+  422: 'idempotency_key_reused',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+/** Fastify's and its plugins' errors that need a status or message of their own. */
+const KNOWN_ERRORS: Record<string, { status: number; message?: string }> = {
+  FST_REQ_FILE_TOO_LARGE: { status: 413 },
+  FST_FILES_LIMIT: { status: 413, message: 'too many files in the request' },
+  FST_PARTS_LIMIT: { status: 413, message: 'too many parts in the request' },
+  FST_FIELDS_LIMIT: { status: 413, message: 'too many fields in the request' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, message: 'send application/json or multipart/form-data' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, message: 'send multipart/form-data' },
+};
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  // Refused before its body was read: close the connection after answering, or the unread rest of the
+  // body would be taken for the client's next request on it.
+  if (!request.raw.complete) reply.header('connection', 'close');
+  if (error instanceof HttpError) {
+    if (error.retryAfterS !== undefined) reply.header('retry-after', String(error.retryAfterS));
+    return send(reply, error.statusCode, error.code, error.message);
+  }
+  if (error.validation) {
+    const where = error.validationContext ?? 'request';
+    const details = error.validation
+      .map((v) => `${where}${v.instancePath || ''} ${v.message ?? 'is invalid'}`)
+      .join('; ');
+    return send(reply, 400, 'invalid_input', details);
+  }
+  const known = KNOWN_ERRORS[error.code];
+  if (known)
+    return send(reply, known.status, CODE_BY_STATUS[known.status] ?? 'invalid_input', known.message ?? error.message);
+  const status = error.statusCode ?? 0;
+  if (status >= 400 && status < 500)
+    return send(reply, status, CODE_BY_STATUS[status] ?? 'invalid_input', error.message);
+  // @fastify/multipart throws errors with no status for some malformed bodies (provider notes): still the client's fault.
+  if (status === 0 && isMalformedBody(error))
+    return send(reply, 400, 'invalid_input', `malformed request body: ${error.message}`);
+  request.log.error({ err: error }, 'request failed');
+  return send(reply, 500, 'internal', 'something went wrong on our side; try again, and report it if it persists');
+}
+
+/** Errors the router raises before any route runs: a URL it cannot decode, an over-long path parameter. */
+export function frameworkErrorHandler(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  return send(reply, error.statusCode ?? 400, 'invalid_input', error.message);
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return send(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
+}
+
+function send(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: { code, message } });
+}
+
+function isMalformedBody(error: Error): boolean {
+  return /multipart|boundary|unexpected end|malformed|part terminated/i.test(error.message);
+}

@@ -1,0 +1,154 @@
+import { silentLogger } from '@mediaflow/logger';
+import { describe, expect, it } from 'vitest';
+import { HttpError } from './errors.ts';
+import { Idempotency, type IdempotentRequest } from './idempotency.ts';
+import { Submissions } from './submissions.ts';
+import { FakeIdempotencyKeys, FakeJobs, FakeQueues } from './test-fakes.ts';
+
+const request: IdempotentRequest = { userId: 'alice', key: 'key-1', fingerprint: 'request-a' };
+
+function setup() {
+  const keys = new FakeIdempotencyKeys();
+  return { keys, idempotency: new Idempotency(keys) };
+}
+
+describe('Idempotency.run', () => {
+  it('runs the work and keeps its answer under the key', async () => {
+    const { keys, idempotency } = setup();
+    const answer = await idempotency.run(request, async () => ({ status: 201, body: { id: 'b1' } }));
+    expect(answer).toEqual({ status: 201, body: { id: 'b1' }, replayed: false });
+    expect(keys.completed).toEqual([{ userId: 'alice', key: 'key-1', status: 201, response: { id: 'b1' } }]);
+  });
+
+  it('replays the stored answer without running the work again', async () => {
+    const { keys, idempotency } = setup();
+    await idempotency.run(request, async () => ({ status: 201, body: { id: 'b1' } }));
+    let runs = 0;
+    const again = await idempotency.run(request, async () => {
+      runs += 1;
+      return { status: 201, body: { id: 'b2' } };
+    });
+    expect(again).toEqual({ status: 201, body: { id: 'b1' }, replayed: true });
+    expect(runs).toBe(0);
+    expect(keys.completed).toHaveLength(1);
+  });
+
+  it('refuses the key for a different request (422) and while its request is being answered (409)', async () => {
+    const { idempotency } = setup();
+    let finish: () => void = () => {};
+    const running = idempotency.run(request, async () => {
+      await new Promise<void>((resolve) => {
+        finish = resolve;
+      });
+      return { status: 201, body: {} };
+    });
+    const work = async () => ({ status: 201, body: {} });
+    await expect(idempotency.run(request, work)).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'conflict',
+      retryAfterS: 2,
+    });
+    await expect(idempotency.run({ ...request, fingerprint: 'request-b' }, work)).rejects.toMatchObject({
+      statusCode: 422,
+      code: 'idempotency_key_reused',
+    });
+    finish();
+    await running;
+  });
+
+  it('releases the key when the work throws, so a corrected request can use it', async () => {
+    const { keys, idempotency } = setup();
+    const failure = new HttpError(400, 'invalid_input', 'name must not be blank');
+    await expect(
+      idempotency.run(request, async () => {
+        throw failure;
+      }),
+    ).rejects.toBe(failure);
+    expect(keys.released).toEqual(['alice/key-1']);
+    expect(keys.completed).toHaveLength(0);
+    const fixed = await idempotency.run({ ...request, fingerprint: 'request-b' }, async () => ({
+      status: 201,
+      body: { id: 'b1' },
+    }));
+    expect(fixed.replayed).toBe(false);
+  });
+
+  it('refuses a malformed key with 400 before claiming it', async () => {
+    const { keys, idempotency } = setup();
+    const work = async () => ({ status: 201, body: {} });
+    for (const key of ['', 'has space', 'x'.repeat(201), 'naïve']) {
+      await expect(idempotency.run({ ...request, key }, work)).rejects.toMatchObject({
+        statusCode: 400,
+        message: 'Idempotency-Key must be 1 to 200 visible ASCII characters',
+      });
+    }
+    expect(keys.keys.size).toBe(0);
+  });
+
+  it('just runs the work when the request has no key', async () => {
+    const { keys, idempotency } = setup();
+    const answer = await idempotency.run(undefined, async (scope) => ({
+      status: 202,
+      body: { written: scope.answer(202, {}) },
+    }));
+    expect(answer).toEqual({ status: 202, body: { written: undefined }, replayed: false });
+    expect(keys.keys.size).toBe(0);
+  });
+
+  it('does not write an answer twice when the work wrote it in its own commit, and replays it', async () => {
+    const keys = new FakeIdempotencyKeys();
+    const idempotency = new Idempotency(keys);
+    const jobs = new FakeJobs(keys);
+    const submissions = new Submissions({ jobs, queues: new FakeQueues(), log: silentLogger });
+    const accept = () =>
+      idempotency.run(request, (scope) =>
+        submissions.accept(
+          (jobId) => ({
+            kind: 'generate-image',
+            ownerId: 'alice',
+            plan: {
+              last: {
+                name: 'generate-image',
+                payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
+              },
+            },
+          }),
+          scope,
+        ),
+      );
+
+    const first = await accept();
+    expect(jobs.answers).toEqual([{ userId: 'alice', key: 'key-1', status: 202, response: first.body }]);
+    expect(keys.completed).toHaveLength(0);
+
+    const second = await accept();
+    expect(second).toEqual({ ...first, replayed: true });
+    expect(jobs.rows.size).toBe(1);
+  });
+
+  it('frees the key when the job written with its answer could not be queued', async () => {
+    const keys = new FakeIdempotencyKeys();
+    const jobs = new FakeJobs(keys);
+    const queues = new FakeQueues();
+    queues.failWith = new Error('Redis is down');
+    const submissions = new Submissions({ jobs, queues, log: silentLogger });
+    const refused = new Idempotency(keys).run(request, (scope) =>
+      submissions.accept(
+        (jobId) => ({
+          kind: 'generate-image',
+          ownerId: 'alice',
+          plan: {
+            last: {
+              name: 'generate-image',
+              payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
+            },
+          },
+        }),
+        scope,
+      ),
+    );
+    await expect(refused).rejects.toMatchObject({ statusCode: 503 });
+    expect(jobs.rows.size).toBe(0);
+    expect(keys.keys.size).toBe(0);
+  });
+});

@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
+import type { JobContext, JobKind, JobPlan, JobRequest, PermanentFolder } from '@mediaflow/domain';
+import type { QueueRepository } from '@mediaflow/queue';
+import { HttpError } from './errors.ts';
+import type { Answer, IdempotencyScope } from './idempotency.ts';
+import type { ServiceLog } from './log.ts';
+import type { MediaSource } from './media-intake.ts';
+
+/** Queueing waits this long for Redis before the client hears 503. */
+const ENQUEUE_TIMEOUT_MS = 5_000;
+
+/** What the client hears: 202 with these. */
+export interface Accepted {
+  jobId: string;
+  status: 'queued';
+  statusUrl: string;
+}
+
+/** A job to accept, as a use case describes it once it knows the job's id. */
+export interface NewSubmission {
+  kind: JobKind;
+  ownerId: string;
+  plan: JobPlan;
+  inputs?: JobInput[];
+  steps?: NewJobStep[];
+}
+
+/** One item of a media submission: one step, promoting it into `folder` under the name `publicId` gives. */
+export interface MediaToPromote {
+  item: MediaSource;
+  folder: PermanentFolder;
+  publicId: (jobId: string) => string;
+  /** What the step shows a poller, e.g. `media[0] photo.jpg`. */
+  label: string;
+}
+
+/** A post or a blog: a step promoting each item into its permanent folder, then `persist`. */
+export interface MediaSubmission {
+  kind: Extract<JobKind, 'submit-post' | 'submit-blog'>;
+  ownerId: string;
+  context: JobContext;
+  summary: Record<string, unknown>;
+  media: MediaToPromote[];
+  /** Runs once every promotion has completed, and writes the record from their results. */
+  persist: { label: string; request: (jobId: string, step: number) => JobRequest };
+}
+
+export interface SubmissionsDeps {
+  jobs: Pick<JobsRepository, 'create' | 'delete'>;
+  queues: Pick<QueueRepository, 'enqueue'>;
+  log: ServiceLog;
+}
+
+/**
+ * Accepts work: the job row — with its whole plan, its input files and its steps — in PostgreSQL first,
+ * then the queue entries. If the queue cannot take them, the row goes too and the client hears 503, so
+ * nothing is left half-written. The plan in the row lets the work be queued again if Redis loses it.
+ */
+export class Submissions {
+  private readonly jobs: SubmissionsDeps['jobs'];
+  private readonly queues: SubmissionsDeps['queues'];
+  private readonly log: ServiceLog;
+
+  constructor(deps: SubmissionsDeps) {
+    this.jobs = deps.jobs;
+    this.queues = deps.queues;
+    this.log = deps.log;
+  }
+
+  /**
+   * Accepts the job `build` describes for a new job id, answering 202. The answer goes under the
+   * request's Idempotency-Key in the job's own commit: one write to wait for, not two.
+   */
+  async accept(build: (jobId: string) => NewSubmission, scope: IdempotencyScope): Promise<Answer<Accepted>> {
+    const jobId = randomUUID();
+    const job = build(jobId);
+    const accepted: Accepted = { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+    await this.jobs.create({ id: jobId, ...job }, scope.answer(202, accepted));
+    try {
+      await withTimeout(this.queues.enqueue(job.plan), ENQUEUE_TIMEOUT_MS);
+    } catch (error) {
+      this.log.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
+      await this.jobs.delete(jobId);
+      throw new HttpError(
+        503,
+        'service_unavailable',
+        'the job queue is unavailable; nothing was saved, try again shortly',
+      );
+    }
+    return { status: 202, body: accepted };
+  }
+
+  /**
+   * A media submission (a post, a blog): a step promoting each item into its permanent folder, then
+   * `persist`, which runs once every promotion has completed and writes the record from their results.
+   */
+  acceptMedia(submission: MediaSubmission, scope: IdempotencyScope): Promise<Answer<Accepted>> {
+    return this.accept((jobId) => {
+      const persistStep = submission.media.length;
+      const last = submission.persist.request(jobId, persistStep);
+      const first = submission.media.map(
+        ({ item, folder, publicId }, step): JobRequest => ({
+          name: 'promote-media',
+          payload: {
+            jobId,
+            step,
+            source: item.source,
+            folder,
+            publicId: publicId(jobId),
+            copy: item.copy,
+            ...(item.assetId ? { assetId: item.assetId } : {}),
+          },
+        }),
+      );
+      const steps: NewJobStep[] = [
+        ...submission.media.map(({ label }, step) => ({ step, kind: 'promote-media' as const, label })),
+        { step: persistStep, kind: last.name, label: submission.persist.label },
+      ];
+      return {
+        kind: submission.kind,
+        ownerId: submission.ownerId,
+        plan: { first, last, summary: submission.summary, context: submission.context },
+        steps,
+      };
+    }, scope);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the queue within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
