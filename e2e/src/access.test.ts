@@ -190,3 +190,57 @@ describe('access: rate limits, generations in flight, Idempotency-Key, limits on
     expect(metadata.exif).toBeUndefined();
   });
 });
+
+describe('access: the admin role is checked before the request is read', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorkers: false });
+  });
+  afterAll(() => stack.stop());
+
+  const errorCode = async (response: Response) => ((await response.json()) as { error: { code: string } }).error.code;
+
+  it('answers 403 to a non-admin and 401 to no token, whatever the query', async () => {
+    const route = '/api/admin/jobs/failed?queue=bogus';
+    const refused = await stack.request('GET', route, { user: 'nobody' });
+    expect(refused.status).toBe(403);
+    expect(await errorCode(refused)).toBe('forbidden');
+    const anonymous = await stack.request('GET', route, { token: null });
+    expect(anonymous.status).toBe(401);
+    expect(await errorCode(anonymous)).toBe('unauthorized');
+    // An admin's request is read and validated as before.
+    const admin = await signToken('ops', { claims: { role: 'admin' } });
+    expect((await stack.request('GET', route, { token: admin })).status).toBe(400);
+  });
+
+  it('claims no Idempotency-Key for a refused request', async () => {
+    for (const queue of ['bogus', 'generation']) {
+      const response = await stack.request('POST', `/api/admin/jobs/retry?queue=${queue}`, {
+        user: 'mallory',
+        headers: { 'idempotency-key': `retry-all-${queue}` },
+      });
+      expect(response.status).toBe(403);
+    }
+    const claimed = await stack.database.db
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('userId', '=', 'mallory')
+      .execute();
+    expect(claimed).toEqual([]);
+  });
+
+  it('refuses a non-admin before parsing a malformed body: 403, not 400', async () => {
+    const response = await stack.request('POST', '/api/admin/jobs/0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11/retry', {
+      user: 'mallory',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'malformed-1' },
+    });
+    expect(response.status).toBe(403);
+    const malformed = await fetch(`${stack.baseUrl}/api/admin/jobs/retry?queue=bogus`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await signToken('mallory')}`, 'content-type': 'application/json' },
+      body: '{"not json',
+    });
+    expect(malformed.status).toBe(403);
+    expect(await errorCode(malformed)).toBe('forbidden');
+  });
+});

@@ -186,12 +186,16 @@ describe('generation through Gemini, Cloudinary and ImageKit (local fakes, real 
     expect(asset.provider).toBe('imagekit');
   });
 
-  it('retries Gemini after 429s and then succeeds', async () => {
-    gemini.script({ kind: 'error', status: 429 }, { kind: 'error', status: 429 });
+  it('waits out Gemini 429s for the delay they ask, without counting them as attempts, and then succeeds', async () => {
+    gemini.script({ kind: 'error', status: 429, retryDelayS: 0.3 }, { kind: 'error', status: 429, retryDelayS: 0.3 });
     const jobId = await submit(stack, { prompt: 'a busy market' });
     const job = await stack.waitForJob(jobId, 'alice');
-    expect(job).toMatchObject({ status: 'completed', attempts: 3 });
+    expect(job).toMatchObject({ status: 'completed', attempts: 1 });
     expect(gemini.requests).toHaveLength(3);
+    const [first, second, third] = gemini.requests.map((request) => request.at);
+    // Each call waited at least the delay the 429 before it asked for.
+    expect((second ?? 0) - (first ?? 0)).toBeGreaterThanOrEqual(300);
+    expect((third ?? 0) - (second ?? 0)).toBeGreaterThanOrEqual(300);
   });
 
   it('fails at once, with its message, when Gemini rejects the request (400)', async () => {

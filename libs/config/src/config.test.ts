@@ -2,6 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARIABLES, loadConfig } from './config.ts';
 
+const PRODUCTION_IDENTITY = { NODE_ENV: 'production', JWT_ISSUER: 'https://id.example/', JWT_AUDIENCE: 'mediaflow' };
+const PRODUCTION_HS256 = { ...PRODUCTION_IDENTITY, JWT_SECRET: 'a-production-secret-of-32-or-more-chars' };
+
 function problemsOf(env: Record<string, string>): string[] {
   try {
     loadConfig(env);
@@ -59,9 +62,23 @@ describe('loadConfig', () => {
     [{ IMAGEKIT_PRIVATE_KEY: 'private_x' }, 'IMAGEKIT_PRIVATE_KEY and IMAGEKIT_URL_ENDPOINT go together'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of'],
     [{ TEMP_ASSET_TTL: 'tomorrow' }, 'TEMP_ASSET_TTL must be a duration'],
-    [{ NODE_ENV: 'production' }, 'JWT_SECRET must be set to at least 32 characters (or JWT_JWKS_URL for RS256)'],
-    [{ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
+    [{ ...PRODUCTION_IDENTITY }, 'JWT_SECRET must be set to at least 32 characters (or JWT_JWKS_URL for RS256)'],
+    [{ ...PRODUCTION_IDENTITY, JWT_SECRET: 'short' }, 'JWT_SECRET must be at least 32 characters'],
+    [{ ...PRODUCTION_HS256, JWT_ISSUER: '' }, 'JWT_ISSUER must be set when NODE_ENV=production'],
+    [{ ...PRODUCTION_HS256, JWT_AUDIENCE: ' ' }, 'JWT_AUDIENCE must be set when NODE_ENV=production'],
+    [
+      { ...PRODUCTION_IDENTITY, JWT_JWKS_URL: 'http://id.example/.well-known/jwks.json' },
+      'JWT_JWKS_URL must be a https:// URL when NODE_ENV=production (got "http://id.example/.well-known/jwks.json")',
+    ],
     [{ JWT_JWKS_URL: 'ftp://keys' }, 'JWT_JWKS_URL must be a http: or https:// URL'],
+    [{ JWT_ADMIN_CLAIM: 'role,,roles' }, 'JWT_ADMIN_CLAIM must be a comma list of claim names'],
+    [{ JWT_ADMIN_CLAIM: 'realm_access..roles' }, 'JWT_ADMIN_CLAIM must be a comma list of claim names'],
+    [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY must be true, false, a number of hops'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY must be true, false, a number of hops'],
+    [{ TRUST_PROXY: '0' }, 'TRUST_PROXY must be true, false, a number of hops'],
+    [{ REQUEST_TIMEOUT_MS: '0' }, 'REQUEST_TIMEOUT_MS must be a whole number from 1000'],
+    [{ CONNECTION_TIMEOUT_MS: 'soon' }, 'CONNECTION_TIMEOUT_MS must be a whole number from 1000'],
+    [{ GEMINI_MAX_RPM: '0' }, 'GEMINI_MAX_RPM must be a whole number from 1'],
     [{ RATE_LIMIT_GENERATE: '0' }, 'RATE_LIMIT_GENERATE must be a whole number'],
   ])('rejects %j, naming the variable', (env, expected) => {
     const problems = problemsOf(env);
@@ -76,13 +93,60 @@ describe('loadConfig', () => {
   });
 
   it('takes RS256 alone in production when a JWKS URL is set, with no built-in secret', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json',
-      JWT_ISSUER: 'https://id.example/',
+    const config = loadConfig({ ...PRODUCTION_IDENTITY, JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
+    expect(config.jwt).toMatchObject({
+      secret: undefined,
+      isDevelopmentDefault: false,
+      issuer: 'https://id.example/',
+      audience: 'mediaflow',
     });
-    expect(config.jwt).toMatchObject({ secret: undefined, isDevelopmentDefault: false, issuer: 'https://id.example/' });
     expect(loadConfig({}).jwt.isDevelopmentDefault).toBe(true);
+  });
+
+  it('refuses production with neither issuer nor audience, whether HS256 or JWKS, naming both', () => {
+    const identities: Array<Record<string, string>> = [
+      { JWT_SECRET: PRODUCTION_HS256.JWT_SECRET },
+      { JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' },
+    ];
+    for (const identity of identities) {
+      const problems = problemsOf({ NODE_ENV: 'production', ...identity });
+      expect(problems).toEqual([
+        expect.stringContaining('JWT_ISSUER must be set when NODE_ENV=production'),
+        expect.stringContaining('JWT_AUDIENCE must be set when NODE_ENV=production'),
+      ]);
+    }
+    // Development and tests keep them optional, and a JWKS over http (a local identity provider).
+    expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).jwt.issuer).toBeUndefined();
+    expect(loadConfig(PRODUCTION_HS256).jwt).toMatchObject({ issuer: 'https://id.example/', audience: 'mediaflow' });
+  });
+
+  it('reads the admin claims: role and roles by default, or a comma list of names and dot paths', () => {
+    expect(loadConfig({}).jwt.adminClaims).toEqual(['role', 'roles']);
+    expect(
+      loadConfig({ JWT_ADMIN_CLAIM: ' realm_access.roles , https://mediaflow.example/roles ' }).jwt.adminClaims,
+    ).toEqual(['realm_access.roles', 'https://mediaflow.example/roles']);
+  });
+
+  it('reads TRUST_PROXY as a boolean, a hop count or a list of addresses and ranges', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,fd00::/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it('reads the HTTP timeouts and the Gemini rate cap, with their defaults', () => {
+    const defaults = loadConfig({});
+    expect(defaults).toMatchObject({ requestTimeoutMs: 600_000, connectionTimeoutMs: 60_000 });
+    expect(defaults.geminiMaxRpm).toBeUndefined();
+    expect(
+      loadConfig({ REQUEST_TIMEOUT_MS: '1000', CONNECTION_TIMEOUT_MS: '5000', GEMINI_MAX_RPM: '30' }),
+    ).toMatchObject({ requestTimeoutMs: 1000, connectionTimeoutMs: 5000, geminiMaxRpm: 30 });
   });
 
   it('parses durations', () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 /**
@@ -10,6 +11,17 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   port: number;
   host: string;
+  /**
+   * Fastify's `trustProxy` (TRUST_PROXY): which proxies in front may say, in X-Forwarded-*, what the
+   * client's address and protocol were. false trusts none; a list trusts those addresses/CIDRs; true trusts
+   * every hop and a number that many hops nearest the gateway, whoever connects directly (so only when
+   * nothing but the proxies can reach the gateway).
+   */
+  trustProxy: boolean | number | string[];
+  /** Longest a client may take to send a whole request, headers and body (REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** Longest a socket may sit with nothing sent either way while the client owes data (CONNECTION_TIMEOUT_MS). */
+  connectionTimeoutMs: number;
   /** Workers serve /metrics, /healthz and /readyz here (the gateway serves them on `port`); 0 picks a free port. */
   metricsPort: number;
   /** OTLP/HTTP endpoint for traces; tracing is off (and costs nothing) when unset. */
@@ -31,11 +43,19 @@ export interface Config {
     jwksUrl: string | undefined;
     issuer: string | undefined;
     audience: string | undefined;
+    /**
+     * Claims that grant the admin role when their value is "admin" or a list containing it
+     * (JWT_ADMIN_CLAIM). A name is looked up as a top-level claim first; if the token has none by that
+     * name, its dots walk into nested objects (`realm_access.roles`, as Keycloak puts it).
+     */
+    adminClaims: string[];
   };
   /** Requests per user per minute, by class; kept in Redis so they hold across gateway replicas. */
   rateLimits: { generate: number; write: number; read: number };
   /** Generations one user may have queued or running at once. */
   maxGenerationsInFlight: number;
+  /** Gemini calls per minute across every generator process (BullMQ's queue limiter); unset: no cap. */
+  geminiMaxRpm: number | undefined;
   /** Absent when GEMINI_API_KEY is unset: the local generator stands in. */
   gemini: { apiKey: string; model: string; baseUrl: string | undefined; timeoutMs: number } | undefined;
   /** Absent when CLOUDINARY_URL is unset. */
@@ -89,6 +109,9 @@ export const ENV_VARIABLES = [
   'LOG_LEVEL',
   'PORT',
   'HOST',
+  'TRUST_PROXY',
+  'REQUEST_TIMEOUT_MS',
+  'CONNECTION_TIMEOUT_MS',
   'METRICS_PORT',
   'PUBLIC_URL',
   'DATABASE_URL',
@@ -99,6 +122,7 @@ export const ENV_VARIABLES = [
   'JWT_JWKS_URL',
   'JWT_ISSUER',
   'JWT_AUDIENCE',
+  'JWT_ADMIN_CLAIM',
   'RATE_LIMIT_GENERATE',
   'RATE_LIMIT_WRITE',
   'RATE_LIMIT_READ',
@@ -107,6 +131,7 @@ export const ENV_VARIABLES = [
   'GEMINI_MODEL',
   'GEMINI_BASE_URL',
   'GEMINI_TIMEOUT_MS',
+  'GEMINI_MAX_RPM',
   'CLOUDINARY_URL',
   'IMAGEKIT_PRIVATE_KEY',
   'IMAGEKIT_URL_ENDPOINT',
@@ -156,7 +181,12 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
     return fallback;
   };
-  const url = (name: EnvVariable, fallback: string | undefined, protocols: string[]): string | undefined => {
+  const url = (
+    name: EnvVariable,
+    fallback: string | undefined,
+    protocols: string[],
+    when?: string,
+  ): string | undefined => {
     const raw = read(name) ?? fallback;
     if (raw === undefined) return undefined;
     try {
@@ -165,7 +195,9 @@ export function loadConfig(env: Env = process.env): Config {
     } catch {
       // reported below, with the variable's name
     }
-    problems.push(`${name} must be a ${protocols.join(' or ')}// URL (got "${redact(raw)}")`);
+    problems.push(
+      `${name} must be a ${protocols.join(' or ')}// URL${when ? ` when ${when}` : ''} (got "${redact(raw)}")`,
+    );
     return fallback;
   };
 
@@ -173,13 +205,29 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int('PORT', 3000, 1, 65535);
 
   const jwtSecret = read('JWT_SECRET');
-  const jwksUrl = url('JWT_JWKS_URL', undefined, ['http:', 'https:']);
-  if (nodeEnv === 'production') {
+  const production = nodeEnv === 'production';
+  // Keys fetched over plain http could be swapped on the way: production takes them over https only.
+  const jwksUrl = production
+    ? url('JWT_JWKS_URL', undefined, ['https:'], 'NODE_ENV=production')
+    : url('JWT_JWKS_URL', undefined, ['http:', 'https:']);
+  const jwtIssuer = read('JWT_ISSUER');
+  const jwtAudience = read('JWT_AUDIENCE');
+  if (production) {
     if (jwtSecret !== undefined && jwtSecret.length < MIN_PRODUCTION_SECRET_LENGTH) {
       problems.push(`JWT_SECRET must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`);
-    } else if (jwtSecret === undefined && jwksUrl === undefined) {
+    } else if (jwtSecret === undefined && read('JWT_JWKS_URL') === undefined) {
       problems.push(
         `JWT_SECRET must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters (or JWT_JWKS_URL for RS256) when NODE_ENV=production`,
+      );
+    }
+    // A secret or an identity provider is often shared between applications: without these, a token
+    // minted for another of them (or by another tenant of the provider) would be accepted here.
+    if (jwtIssuer === undefined) {
+      problems.push('JWT_ISSUER must be set when NODE_ENV=production: it is the "iss" every token must carry');
+    }
+    if (jwtAudience === undefined) {
+      problems.push(
+        'JWT_AUDIENCE must be set when NODE_ENV=production: it is the "aud" every token must carry, so that tokens for other applications are refused',
       );
     }
   }
@@ -202,6 +250,10 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, nodeEnv === 'test' ? 'silent' : 'info'),
     port,
     host: read('HOST') ?? '0.0.0.0',
+    trustProxy: parseTrustProxy(read('TRUST_PROXY'), problems),
+    // 10 minutes: a 500 MB video (MAX_VIDEO_BYTES) at about 1 MB/s.
+    requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 600_000, 1_000, 86_400_000),
+    connectionTimeoutMs: int('CONNECTION_TIMEOUT_MS', 60_000, 1_000, 86_400_000),
     metricsPort: int('METRICS_PORT', 9464, 0, 65535),
     otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']),
     otelServiceName: read('OTEL_SERVICE_NAME'),
@@ -215,8 +267,9 @@ export function loadConfig(env: Env = process.env): Config {
       secret: useDevelopmentSecret ? DEVELOPMENT_JWT_SECRET : jwtSecret,
       isDevelopmentDefault: useDevelopmentSecret,
       jwksUrl,
-      issuer: read('JWT_ISSUER'),
-      audience: read('JWT_AUDIENCE'),
+      issuer: jwtIssuer,
+      audience: jwtAudience,
+      adminClaims: parseAdminClaims(read('JWT_ADMIN_CLAIM'), problems),
     },
     rateLimits: {
       generate: int('RATE_LIMIT_GENERATE', 10, 1, 1_000_000),
@@ -224,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
       read: int('RATE_LIMIT_READ', 600, 1, 1_000_000),
     },
     maxGenerationsInFlight: int('MAX_GENERATIONS_IN_FLIGHT', 5, 1, 10_000),
+    geminiMaxRpm: read('GEMINI_MAX_RPM') === undefined ? undefined : int('GEMINI_MAX_RPM', 0, 1, 1_000_000),
     gemini:
       geminiKey === undefined
         ? undefined
@@ -290,6 +344,44 @@ function parseCloudinaryUrl(raw: string | undefined, problems: string[]): Cloudi
     problems.push(`CLOUDINARY_URL's upload_prefix must be an http(s):// origin (got "${uploadPrefix}")`);
   }
   return { cloudName, apiKey, apiSecret, uploadPrefix: uploadPrefix && stripTrailingSlash(uploadPrefix) };
+}
+
+/** TRUST_PROXY: true or false, a number of hops, or a comma list of addresses and CIDR ranges. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): Config['trustProxy'] {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops >= 1 && hops <= 100) return hops;
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  const bad = entries.filter((entry) => !isAddressOrRange(entry));
+  if (bad.length === 0) return entries;
+  problems.push(
+    `TRUST_PROXY must be true, false, a number of hops from 1 to 100, or a comma list of IP addresses and CIDR ranges (got "${raw}")`,
+  );
+  return false;
+}
+
+/** An IP address, a CIDR range, or one of proxy-addr's names for ranges. */
+function isAddressOrRange(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/** JWT_ADMIN_CLAIM: comma-separated claim names, each a name or a dot path; by default `role,roles`. */
+function parseAdminClaims(raw: string | undefined, problems: string[]): string[] {
+  if (raw === undefined) return ['role', 'roles'];
+  const names = raw.split(',').map((name) => name.trim());
+  if (names.every((name) => /^[^\s.,]+(\.[^\s.,]+)*$/.test(name))) return names;
+  problems.push(
+    `JWT_ADMIN_CLAIM must be a comma list of claim names, each a name or a dot path such as realm_access.roles (got "${raw}")`,
+  );
+  return ['role', 'roles'];
 }
 
 function duration(name: EnvVariable, raw: string | undefined, fallback: number, problems: string[]): number {

@@ -10,6 +10,7 @@ export {
   type IdempotentAnswer,
 } from './repositories/idempotency-keys.ts';
 export {
+  InFlightCapReached,
   type JobInput,
   type JobStepView,
   JobsRepository,

@@ -145,6 +145,12 @@ export interface JobsTable {
   createdAt: CreatedAt;
   updatedAt: UpdatedAt;
   finishedAt: Date | null;
+  /**
+   * The slot a job accepted under an in-flight cap holds while it is queued or active (a unique partial
+   * index, migration 0006). Only `JobsRepository` writes it (`create` takes a slot; `resetForRetry` of a job
+   * that had ended leaves it none) and nothing reads it back: not in `JobRow`.
+   */
+  inFlightSlot: ColumnType<never, number | null | undefined, number | null>;
 }
 
 /** Files a job needs as input (a reference image), kept with the job so an accepted job always has them. */

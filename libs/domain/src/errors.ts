@@ -8,8 +8,11 @@ export type ProviderErrorCode =
   | 'provider_auth'
   | 'provider_no_image';
 
-/** The codes a failed job can carry; clients switch on them. */
-export type JobErrorCode = ProviderErrorCode | 'invalid_input' | 'internal';
+/**
+ * The codes a failed job can carry; clients switch on them. `dependency_unavailable` is never final: it
+ * notes that a queued job waits for the database or the queue to come back.
+ */
+export type JobErrorCode = ProviderErrorCode | 'invalid_input' | 'internal' | 'dependency_unavailable';
 
 /** What a failed (or retrying) job tells its poller. */
 export interface JobErrorRecord {
@@ -25,6 +28,14 @@ export interface JobErrorRecord {
 export interface ClassifiedError {
   code: JobErrorCode;
   retryable: boolean;
+  /** With `provider_quota`: how long the provider asked callers to wait before the next call. */
+  retryAfterMs?: number;
+}
+
+/** A provider's quota is out: how long to wait before calling it again, or undefined for any other error. */
+export function quotaRetryAfterMs(error: unknown, fallbackMs: number): number | undefined {
+  if (!isClassifiedError(error) || error.code !== 'provider_quota') return undefined;
+  return error.retryAfterMs ?? fallbackMs;
 }
 
 export function isClassifiedError(error: unknown): error is Error & ClassifiedError {

@@ -59,6 +59,13 @@ export type StepResult = JobResult<JobName>;
 
 export type JobStatus = 'queued' | 'active' | 'completed' | 'failed';
 
+/**
+ * What recording an attempt's start found: `started`, the attempt may run; `completed`, the job already
+ * completed (a run whose completion the queue lost, e.g. to a Redis outage, is offered again); `ended`,
+ * nothing to run (no such job, or it failed).
+ */
+export type JobStartOutcome = 'started' | 'completed' | 'ended';
+
 /** Which job, and which of its steps when it has several, an attempt belongs to. */
 export interface JobRef {
   jobId: string;

@@ -1,4 +1,5 @@
 import type { ProviderErrorCode, StoreProvider } from '@mediaflow/domain';
+import { providerQuotaRefusals } from '@mediaflow/telemetry';
 
 /** Every provider an error can come from, one lowercase spelling each: the stores and the image model. */
 export type ProviderName = StoreProvider | 'gemini';
@@ -20,6 +21,8 @@ export class ProviderError extends Error {
   readonly code: ProviderErrorCode;
   readonly retryable: boolean;
   readonly status: number | undefined;
+  /** With `provider_quota`: how long the provider asked callers to wait, when it said. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(options: {
     provider: ProviderName;
@@ -27,6 +30,7 @@ export class ProviderError extends Error {
     message: string;
     retryable: boolean;
     status?: number;
+    retryAfterMs?: number;
     cause?: unknown;
   }) {
     super(options.message, { cause: options.cause });
@@ -35,7 +39,38 @@ export class ProviderError extends Error {
     this.code = options.code;
     this.retryable = options.retryable;
     this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
   }
+}
+
+/** Counts a provider's refusal for quota or rate limit, and answers the error for it. */
+function quotaError(provider: ProviderName, status: number, detail: string, cause: unknown, retryAfterMs?: number) {
+  providerQuotaRefusals.inc({ provider });
+  const wait = retryAfterMs === undefined ? '' : `; it asks to wait ${Math.ceil(retryAfterMs / 1000)} s`;
+  return new ProviderError({
+    provider,
+    status,
+    cause,
+    retryAfterMs,
+    code: 'provider_quota',
+    retryable: true,
+    message: `${PROVIDER_LABELS[provider]} is rate limiting or out of quota (${status}): ${detail}${wait}`,
+  });
+}
+
+/**
+ * A `Retry-After` (seconds or an HTTP date) or `retry-after-ms` header's wait, in ms; undefined when
+ * there is none or it cannot be read.
+ */
+export function retryAfterFromHeaders(headers: { get(name: string): string | null } | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return ms;
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** Maps an HTTP status from any provider to the error a poller sees. */
@@ -44,17 +79,12 @@ export function providerErrorFromStatus(
   status: number,
   detail: string,
   cause?: unknown,
+  retryAfterMs?: number,
 ): ProviderError {
   const base = { provider, status, cause };
   const label = PROVIDER_LABELS[provider];
-  if (status === 429) {
-    return new ProviderError({
-      ...base,
-      code: 'provider_quota',
-      retryable: true,
-      message: `${label} is rate limiting or out of quota (429): ${detail}`,
-    });
-  }
+  // 420 is Cloudinary's "Enhance Your Calm": its rate limit.
+  if (status === 429 || status === 420) return quotaError(provider, status, detail, cause, retryAfterMs);
   if (status === 408 || status === 504) {
     return new ProviderError({
       ...base,

@@ -4,6 +4,7 @@ import { GeminiImageGenerator } from './generators/gemini.ts';
 import type { ImageGenerator } from './generators/image-generator.ts';
 import { InstrumentedGenerator } from './generators/instrumented.ts';
 import { LocalImageGenerator } from './generators/local.ts';
+import { QuotaGuardedGenerator } from './generators/quota-guard.ts';
 import { CircuitBreakerStore } from './stores/circuit-breaker.ts';
 import { CloudinaryStore } from './stores/cloudinary.ts';
 import { FallbackStore } from './stores/fallback.ts';
@@ -18,10 +19,10 @@ const CLOUDINARY_RETRIES = { attempts: 3, baseDelayMs: 500 };
 /** After five failed calls in a row, Cloudinary is skipped for 30 s, then probed again. */
 const CLOUDINARY_CIRCUIT = { failureThreshold: 5, openMs: 30_000 };
 
-/** Gemini when GEMINI_API_KEY is set, the local stand-in otherwise. */
+/** Gemini (kept from knocking while its quota is out) when GEMINI_API_KEY is set, the local stand-in otherwise. */
 export function buildImageGenerator(config: Config): ImageGenerator {
   return config.gemini
-    ? new InstrumentedGenerator(new GeminiImageGenerator(config.gemini), 'gemini')
+    ? new QuotaGuardedGenerator(new InstrumentedGenerator(new GeminiImageGenerator(config.gemini), 'gemini'), 'gemini')
     : new InstrumentedGenerator(new LocalImageGenerator(), 'local');
 }
 

@@ -31,8 +31,12 @@ function memoryRecorder(): JobStateRecorder & { calls: Array<{ call: string; ref
     calls,
     markActive: async (ref) => {
       calls.push({ call: 'active', ref });
-      return true;
+      return 'started' as const;
     },
+    markWaiting: async (ref) => {
+      calls.push({ call: 'waiting', ref });
+    },
+    ping: async () => {},
     markCompleted: async (ref) => {
       calls.push({ call: 'completed', ref });
     },
@@ -166,7 +170,7 @@ describe('QueueRepository on Redis', () => {
       completed: 0,
       'waiting-children': 0,
     });
-    expect(await queues.state(request)).toEqual({ state: 'waiting', failedReason: '' });
+    expect(await queues.state(request)).toEqual({ state: 'waiting', failedReason: '', attemptsMade: 0 });
     // Other queues are left alone.
     expect((await queues.counts('storage')).waiting).toBe(0);
   });
@@ -240,7 +244,7 @@ describe('QueueRepository on Redis', () => {
     expect(await queues.state(request)).toMatchObject({ state: 'failed' });
 
     await queues.requeue({ last: request });
-    expect(await queues.state(request)).toEqual({ state: 'waiting', failedReason: '' });
+    expect(await queues.state(request)).toEqual({ state: 'waiting', failedReason: '', attemptsMade: 0 });
     expect(await queues.counts('generation')).toMatchObject({ waiting: 1, failed: 0 });
     expect(runs).toHaveLength(1);
   });
@@ -299,7 +303,7 @@ describe('QueueRepository on Redis', () => {
       (state) => state?.state === 'failed',
     );
 
-    expect(await queues.state(first)).toEqual({ state: 'failed', failedReason: `file ${jobId}-0 is gone` });
+    expect(await queues.state(first)).toMatchObject({ state: 'failed', failedReason: `file ${jobId}-0 is gone` });
     const failed = await queues.failed('storage', 10);
     expect(failed).toHaveLength(2);
     expect(failed[1]).toEqual({

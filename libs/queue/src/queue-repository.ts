@@ -75,7 +75,10 @@ export class QueueRepository {
    * A child's final failure fails the parent, so nothing is written from half a submission.
    */
   async addChain(first: JobRequest[], last: JobRequest, context?: JobContext): Promise<void> {
-    this.flows ??= new FlowProducer({ connection: this.connection, prefix: this.prefix });
+    if (!this.flows) {
+      this.flows = new FlowProducer({ connection: this.connection, prefix: this.prefix });
+      this.flows.on('error', () => {});
+    }
     await this.flows.add({
       name: last.name,
       queueName: JOB_QUEUES[last.name],
@@ -90,15 +93,18 @@ export class QueueRepository {
     });
   }
 
-  /** Where BullMQ holds the job now; undefined once BullMQ has lost or dropped it. */
-  async state(request: JobRequest): Promise<{ state: string; failedReason: string } | undefined> {
+  /**
+   * Where BullMQ holds the job now, why it failed if it did, and how many attempts it has been charged;
+   * undefined once BullMQ has lost or dropped it.
+   */
+  async state(request: JobRequest): Promise<{ state: string; failedReason: string; attemptsMade: number } | undefined> {
     const queue = this.queue(JOB_QUEUES[request.name]);
     const id = bullmqId(request);
     // The state first: a reason read before it could predate a failure that the state then shows.
     const state = await queue.getJobState(id);
     if (state === 'unknown') return undefined;
-    const failedReason = state === 'failed' ? ((await queue.getJob(id))?.failedReason ?? '') : '';
-    return { state, failedReason };
+    const job = await queue.getJob(id);
+    return { state, failedReason: job?.failedReason ?? '', attemptsMade: job?.attemptsMade ?? 0 };
   }
 
   /** Removes these jobs' BullMQ entries (a chain's last job takes its children with it). */
@@ -160,6 +166,9 @@ export class QueueRepository {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // Connection trouble shows as the failing call itself (a 503, a failed round); BullMQ's fallback for an
+      // unheard 'error' would print it to stderr besides.
+      queue.on('error', () => {});
       this.queues.set(name, queue);
     }
     return queue;

@@ -4,6 +4,7 @@ import {
   type JobErrorRecord,
   type JobRef,
   type JobRequest,
+  type JobStartOutcome,
   PermanentJobError,
 } from '@mediaflow/domain';
 import { silentLogger } from '@mediaflow/logger';
@@ -40,13 +41,17 @@ describe('describeFailure', () => {
     });
   });
 
-  it('reports anything else as a passing internal error', () => {
-    expect(describeFailure(new Error('connection reset'))).toEqual({
+  it('reports anything else as a passing internal error, in words that give nothing of the insides away', () => {
+    expect(describeFailure(new Error('connect ECONNREFUSED /var/run/postgresql/.s.PGSQL.5432'), 'req-7')).toEqual({
       code: 'internal',
-      message: 'internal error: connection reset',
+      message: "an internal error stopped this attempt; the service's logs have the details under request id req-7",
       retryable: true,
     });
-    expect(describeFailure('oops')).toEqual({ code: 'internal', message: 'internal error: oops', retryable: true });
+    expect(describeFailure('oops')).toEqual({
+      code: 'internal',
+      message: 'an internal error stopped this attempt',
+      retryable: true,
+    });
     // Not an Error, so not classified, however it looks.
     expect(describeFailure({ code: 'invalid_input', retryable: false })).toMatchObject({
       code: 'internal',
@@ -64,29 +69,43 @@ type Call =
   | { call: 'active'; ref: JobRef }
   | { call: 'completed'; ref: JobRef; result: unknown }
   | { call: 'retrying'; ref: JobRef; error: JobErrorRecord }
-  | { call: 'failed'; ref: JobRef; error: JobErrorRecord };
+  | { call: 'failed'; ref: JobRef; error: JobErrorRecord }
+  | { call: 'waiting'; ref: JobRef; note: JobErrorRecord; uncount: boolean };
 
-/** The jobs table, in memory: every call in order; `active` answers markActive (one answer per call). */
-function memoryRecorder(active: Array<boolean | Error> = []): JobStateRecorder & { calls: Call[] } {
+/**
+ * The jobs table, in memory: every call in order; `active` answers markActive (one answer per call), and
+ * `reachable` says whether the database answers a ping.
+ */
+function memoryRecorder(
+  active: Array<JobStartOutcome | Error> = [],
+): JobStateRecorder & { calls: Call[]; reachable: boolean } {
   const calls: Call[] = [];
-  return {
+  const recorder = {
     calls,
-    markActive: async (ref) => {
+    reachable: true,
+    markActive: async (ref: JobRef) => {
       calls.push({ call: 'active', ref });
-      const answer = active.shift() ?? true;
+      const answer = active.shift() ?? 'started';
       if (answer instanceof Error) throw answer;
       return answer;
     },
-    markCompleted: async (ref, result) => {
+    markWaiting: async (ref: JobRef, note: JobErrorRecord, options: { uncount: boolean }) => {
+      calls.push({ call: 'waiting', ref, note, uncount: options.uncount });
+    },
+    ping: async () => {
+      if (!recorder.reachable) throw new Error('connection refused');
+    },
+    markCompleted: async (ref: JobRef, result: unknown) => {
       calls.push({ call: 'completed', ref, result });
     },
-    markRetrying: async (ref, error) => {
+    markRetrying: async (ref: JobRef, error: JobErrorRecord) => {
       calls.push({ call: 'retrying', ref, error });
     },
-    markFailed: async (ref, error) => {
+    markFailed: async (ref: JobRef, error: JobErrorRecord) => {
       calls.push({ call: 'failed', ref, error });
     },
   };
+  return recorder;
 }
 
 const generation = (jobId = randomUUID()) =>
@@ -152,6 +171,7 @@ describe('startWorker on Redis', () => {
     handlers: HandlerMap<Q, { tag: string }>,
     recorder: JobStateRecorder,
     retry: RetryPolicy = { attempts: 3, backoffMs: 10 },
+    maxPerMinute?: number,
   ): QueueRepository {
     const prefix = `${filePrefix}-${++testCount}`;
     queues = new QueueRepository({ connection: producer, prefix, retry });
@@ -165,6 +185,7 @@ describe('startWorker on Redis', () => {
       lockMs: 30_000,
       recorder,
       logger: silentLogger,
+      maxPerMinute,
     });
     return queues;
   }
@@ -226,7 +247,7 @@ describe('startWorker on Redis', () => {
       {
         call: 'retrying',
         ref: { jobId },
-        error: { code: 'internal', message: 'internal error: connection reset', retryable: true },
+        error: { code: 'internal', message: 'an internal error stopped this attempt', retryable: true },
       },
       { call: 'active', ref: { jobId } },
       { call: 'completed', ref: { jobId }, result: generated(jobId) },
@@ -250,7 +271,7 @@ describe('startWorker on Redis', () => {
     const { jobId } = request.payload;
     await queues.enqueue({ last: request });
     await ended(recorder);
-    const error = { code: 'internal', message: 'internal error: still down', retryable: true };
+    const error = { code: 'internal', message: 'an internal error stopped this attempt', retryable: true };
     expect(recorder.calls).toEqual([
       { call: 'active', ref: { jobId } },
       { call: 'retrying', ref: { jobId }, error },
@@ -345,7 +366,7 @@ describe('startWorker on Redis', () => {
   });
 
   it('does not run the handler when markActive says there is nothing to run', async () => {
-    const recorder = memoryRecorder([false]);
+    const recorder = memoryRecorder(['ended']);
     const ran: string[] = [];
     const queues = run(
       'generation',
@@ -365,7 +386,7 @@ describe('startWorker on Redis', () => {
       (state) => state?.state === 'failed',
     );
     // Read again: state() reads the job before its state, so the read that saw it fail may predate its reason.
-    expect(await queues.state(request)).toEqual({
+    expect(await queues.state(request)).toMatchObject({
       state: 'failed',
       failedReason: `job ${jobId} is not waiting to run; nothing to do`,
     });
@@ -375,8 +396,163 @@ describe('startWorker on Redis', () => {
     expect(await queues.failed('generation', 10)).toMatchObject([{ attempts: 1 }]);
   });
 
-  it('runs the attempt again when the start cannot be recorded (PostgreSQL away)', async () => {
+  it('a start that cannot be recorded while PostgreSQL answers is a failed attempt like any other', async () => {
+    const recorder = memoryRecorder([new Error('deadlock detected')]);
+    const queues = run('generation', { 'generate-image': async (payload) => generated(payload.jobId) }, recorder);
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    // The failed attempt and the one that completed.
+    expect(await attemptsMade(queues, request)).toBe(2);
+  });
+
+  it('puts a job back without counting an attempt while PostgreSQL is away, notes it as waiting, and runs it when it is back', async () => {
     const recorder = memoryRecorder([new Error('connection refused')]);
+    recorder.reachable = false;
+    const ran: string[] = [];
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          ran.push(payload.jobId);
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+      { attempts: 1, backoffMs: 10 },
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'delayed',
+    );
+    // Away for a while: the job waits, and nothing is recorded (there is nowhere to record it).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(ran).toEqual([]);
+    expect(recorder.calls).toEqual([{ call: 'active', ref: { jobId } }]);
+    recorder.reachable = true;
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      {
+        call: 'waiting',
+        ref: { jobId },
+        note: { code: 'dependency_unavailable', message: 'waiting for the database to come back', retryable: true },
+        // Its start was never recorded, so there is no attempt to take back.
+        uncount: false,
+      },
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    // One attempt allowed, and it is the one that completed: none was spent on the outage.
+    expect(await attemptsMade(queues, request)).toBe(1);
+  });
+
+  it('does not charge an attempt that failed while PostgreSQL was away', async () => {
+    const recorder = memoryRecorder();
+    let runs = 0;
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          runs++;
+          if (runs === 1) {
+            recorder.reachable = false;
+            setTimeout(() => {
+              recorder.reachable = true;
+            }, 800);
+            throw new Error('Connection terminated unexpectedly');
+          }
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+      { attempts: 1, backoffMs: 10 },
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    expect(recorder.calls.map(({ call }) => call)).toEqual(['active', 'waiting', 'active', 'completed']);
+    // The run that failed with the database away had its attempt counted at its start: it is taken back.
+    expect(recorder.calls[1]).toMatchObject({ call: 'waiting', uncount: true });
+    expect(recorder.calls.at(-1)).toEqual({ call: 'completed', ref: { jobId }, result: generated(jobId) });
+    expect(runs).toBe(2);
+  });
+
+  it('a provider quota pauses the whole queue for the delay it asks, and the job runs again without an attempt', async () => {
+    const recorder = memoryRecorder();
+    const calls: number[] = [];
+    const queues = run(
+      'generation',
+      {
+        'generate-image': async (payload) => {
+          calls.push(Date.now());
+          if (calls.length === 1) {
+            throw Object.assign(new Error('quota'), {
+              code: 'provider_quota',
+              retryable: true,
+              retryAfterMs: 400,
+              provider: 'gemini',
+            });
+          }
+          return generated(payload.jobId);
+        },
+      },
+      recorder,
+      { attempts: 1, backoffMs: 10 },
+    );
+    const request = generation();
+    const { jobId } = request.payload;
+    await queues.enqueue({ last: request });
+    await ended(recorder);
+    expect(recorder.calls).toEqual([
+      { call: 'active', ref: { jobId } },
+      {
+        call: 'waiting',
+        ref: { jobId },
+        note: { code: 'provider_quota', message: 'quota', retryable: true },
+        uncount: true,
+      },
+      { call: 'active', ref: { jobId } },
+      { call: 'completed', ref: { jobId }, result: generated(jobId) },
+    ]);
+    const [first = 0, second = 0] = calls;
+    expect(second - first).toBeGreaterThanOrEqual(400);
+    // Only the run that completed counts: the quota cost none.
+    expect(await attemptsMade(queues, request)).toBe(1);
+  });
+
+  it('starts no more jobs a minute than maxPerMinute allows', async () => {
+    const recorder = memoryRecorder();
+    const queues = run(
+      'generation',
+      { 'generate-image': async (payload) => generated(payload.jobId) },
+      recorder,
+      undefined,
+      2,
+    );
+    for (let i = 0; i < 4; i++) await queues.enqueue({ last: generation() });
+    await until(
+      () => recorder.calls.filter(({ call }) => call === 'completed').length,
+      (completed) => completed === 2,
+    );
+    // The minute is far from over: the other two wait.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(recorder.calls.filter(({ call }) => call === 'active')).toHaveLength(2);
+    expect(await queues.counts('generation')).toMatchObject({ waiting: 2, completed: 2 });
+  });
+
+  it('completes quietly a job that PostgreSQL says has completed already (its completion was lost)', async () => {
+    const recorder = memoryRecorder(['completed']);
     const ran: string[] = [];
     const queues = run(
       'generation',
@@ -389,14 +565,16 @@ describe('startWorker on Redis', () => {
       recorder,
     );
     const request = generation();
-    const { jobId } = request.payload;
     await queues.enqueue({ last: request });
-    await ended(recorder);
-    expect(recorder.calls).toEqual([
-      { call: 'active', ref: { jobId } },
-      { call: 'active', ref: { jobId } },
-      { call: 'completed', ref: { jobId }, result: generated(jobId) },
-    ]);
-    expect(ran).toEqual([jobId]);
+    await until(
+      () => queues.state(request),
+      (state) => state?.state === 'completed',
+    );
+    expect(ran).toEqual([]);
   });
 });
+
+/** How many attempts BullMQ has charged the job: each that ended, failed or completed. */
+async function attemptsMade(queues: QueueRepository, request: JobRequest): Promise<number | undefined> {
+  return (await queues.state(request))?.attemptsMade;
+}

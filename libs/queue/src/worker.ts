@@ -1,17 +1,30 @@
-import type {
-  JobErrorRecord,
-  JobNamesOf,
-  JobPayload,
-  JobRef,
-  JobRefPayload,
-  JobResult,
-  QueueName,
+import {
+  type JobErrorRecord,
+  type JobNamesOf,
+  type JobPayload,
+  type JobRef,
+  type JobRefPayload,
+  type JobResult,
+  type JobStartOutcome,
+  type QueueName,
+  quotaRetryAfterMs,
 } from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
-import { contextFrom, inSpan, jobDuration, SpanKind } from '@mediaflow/telemetry';
-import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { contextFrom, inSpan, jobDuration, SpanKind, workerPausedSeconds } from '@mediaflow/telemetry';
+import { DelayedError, type Job, Queue, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from './connection.ts';
 import { describeFailure } from './errors.ts';
+import { jitter, Outage } from './outage.ts';
+
+/** A quota error without a delay of its own waits this long. */
+const DEFAULT_QUOTA_WAIT_MS = 30_000;
+/**
+ * A job is put back for a provider's quota only while it is younger than this; after it, quota errors
+ * count as ordinary failed attempts, so that an exhausted daily quota cannot hold a job forever.
+ */
+const MAX_QUOTA_WAIT_MS = 6 * 3_600_000;
+/** How long the check "is the database there?" may take before the answer is no. */
+const PROBE_TIMEOUT_MS = 5_000;
 
 /** A worker's handlers, one per job kind of its queue: plain async functions of (payload, deps). */
 export type HandlerMap<Q extends QueueName, Deps> = {
@@ -20,11 +33,14 @@ export type HandlerMap<Q extends QueueName, Deps> = {
 
 /** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
 export interface JobStateRecorder {
-  /** False when there is nothing to run: no such job, or it has already ended. */
-  markActive(ref: JobRef): Promise<boolean>;
+  markActive(ref: JobRef): Promise<JobStartOutcome>;
   markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<void>;
   markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
   markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
+  /** Back to queued with `note` (its attempt taken back when `uncount`), unless it has moved since `since`. */
+  markWaiting(ref: JobRef, note: JobErrorRecord, options: { since: Date; uncount: boolean }): Promise<void>;
+  /** Resolves when the record answers; throws while it cannot be reached. */
+  ping(): Promise<void>;
 }
 
 export interface WorkerOptions<Q extends QueueName, Deps> {
@@ -38,64 +54,149 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
   lockMs: number;
   recorder: JobStateRecorder;
   logger: Logger;
+  /** Jobs started per minute across every worker of the queue (BullMQ's queue-wide limiter); none when unset. */
+  maxPerMinute?: number;
 }
 
 /**
  * Runs a queue's handlers and records each attempt's outcome in PostgreSQL. Permanent failures
  * (bad input, a provider's final no) leave as UnrecoverableError so BullMQ does not retry them.
+ *
+ * The platform's outages are not charged to the job:
+ * - PostgreSQL unreachable (an attempt could not be recorded, or failed while the database was away):
+ *   the job goes back to the queue, delayed, without counting an attempt; the worker takes no new jobs
+ *   and probes the database with backoff until it answers, then notes each job put back as queued
+ *   ("waiting for the database") and carries on.
+ * - Redis unreachable: BullMQ's own calls wait for it; the outage is logged once, with its length.
+ * - A provider's quota (429): the whole queue waits out the delay the provider asked for, in every
+ *   process, and the job runs again without counting an attempt.
  */
 export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q, Deps>): QueueWorker {
   const { handlers, deps, recorder, logger } = options;
-  const runAttempt = async (job: Job<JobRefPayload>): Promise<unknown> => {
+  // For the queue-wide quota pause: BullMQ's limiter key, which every worker of the queue reads.
+  const limiter = new Queue(options.queue, { connection: options.connection, prefix: options.prefix });
+  // Its only call (rateLimit) reports its own failure; the worker's 'error' handler logs connection trouble.
+  limiter.on('error', () => {});
+  let worker: Worker | undefined;
+  const database = new Outage({
+    dependency: 'database',
+    queue: options.queue,
+    probe: () => recorder.ping(),
+    logger,
+    onDown: () => worker?.pause(true),
+    onUp: () => worker?.resume(),
+  });
+  watchRedis(options.connection, options.queue, logger);
+
+  /** True when PostgreSQL does not answer now (or an outage is already under way). */
+  const databaseAway = async (): Promise<boolean> => {
+    if (database.isDown) return true;
+    try {
+      await withTimeout(recorder.ping(), PROBE_TIMEOUT_MS);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+
+  /**
+   * Back to the queue, delayed, with no attempt counted: the database is away. Once it is back, the job is
+   * noted as waiting, and the attempt its start recorded (`started`) is taken back.
+   */
+  const putBack = async (
+    job: Job<JobRefPayload>,
+    token: string | undefined,
+    ref: JobRef,
+    error: unknown,
+    started: boolean,
+  ) => {
+    const since = new Date();
+    database.report(error, () =>
+      recorder.markWaiting(
+        ref,
+        { code: 'dependency_unavailable', message: 'waiting for the database to come back', retryable: true },
+        { since, uncount: started },
+      ),
+    );
+    await job.moveToDelayed(Date.now() + database.retryDelayMs(), token);
+    return new DelayedError();
+  };
+
+  const runAttempt = async (job: Job<JobRefPayload>, token: string | undefined): Promise<unknown> => {
     const handler = handlers[job.name as JobNamesOf<Q>] as
       | ((payload: unknown, deps: Deps) => Promise<JobResult<JobNamesOf<Q>>>)
       | undefined;
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
+    const attempt = job.attemptsMade + 1;
+    const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
+    let started = false;
+    /** A recording that failed: the database's outage, or a real failure of the attempt. */
+    const recordingFailed = async (error: unknown): Promise<never> => {
+      if (await databaseAway()) throw await putBack(job, token, ref, error, started);
+      log.error({ err: error }, 'could not record the job state');
+      throw error;
+    };
+
     if (!handler) {
       // A worker deployed out of step with the job contracts: the job fails, and its poller hears why.
       const message = `queue "${options.queue}" has no handler for job "${job.name}"`;
-      await recorder.markFailed(ref, { code: 'internal', message, retryable: false });
+      await recorder.markFailed(ref, { code: 'internal', message, retryable: false }).catch(recordingFailed);
       throw new UnrecoverableError(message);
     }
-    const attempt = job.attemptsMade + 1;
-    const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
-    const runnable = await recorder.markActive(ref).catch((error: unknown) => {
-      // PostgreSQL is away: BullMQ runs the attempt again after its backoff.
-      log.warn({ err: error }, 'could not record the job as started; it will be retried');
-      throw error;
-    });
-    if (!runnable) {
-      // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has ended: no work to do.
-      throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
-    }
+    const start = await recorder.markActive(ref).catch(recordingFailed);
+    // Completed already: BullMQ lost the completion (a Redis outage) and offers the job again.
+    if (start === 'completed') return undefined;
+    // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has failed: no work to do.
+    if (start === 'ended') throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
+    started = true;
+
     log.info('job started');
     const stopTimer = jobDuration.startTimer({ kind: job.name });
+    let result: JobResult<JobNamesOf<Q>>;
     try {
-      const result = await handler(job.data, deps);
-      await recorder.markCompleted(ref, result);
-      stopTimer({ outcome: 'completed' });
-      log.info('job completed');
-      return result;
+      result = await handler(job.data, deps);
     } catch (error) {
-      const failure = describeFailure(error);
+      const quotaMs = quotaRetryAfterMs(error, DEFAULT_QUOTA_WAIT_MS);
+      if (quotaMs !== undefined && Date.now() - job.timestamp < MAX_QUOTA_WAIT_MS) {
+        stopTimer({ outcome: 'quota' });
+        const waitMs = jitter(quotaMs * 2);
+        log.warn(
+          { err: error, waitMs },
+          'provider quota out: the queue waits, and the job runs again without counting an attempt',
+        );
+        const note = { code: 'provider_quota' as const, message: (error as Error).message, retryable: true };
+        await recorder.markWaiting(ref, note, { since: new Date(), uncount: true }).catch(recordingFailed);
+        await limiter.rateLimit(waitMs);
+        workerPausedSeconds.inc({ queue: options.queue, cause: `quota:${providerOf(error)}` }, waitMs / 1000);
+        throw new RateLimitError();
+      }
+      if (await databaseAway()) {
+        stopTimer({ outcome: 'outage' });
+        throw await putBack(job, token, ref, error, started);
+      }
+      const failure = describeFailure(error, job.data.context?.requestId);
       const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
       stopTimer({ outcome: final ? 'failed' : 'retry' });
       // Logged before it is recorded: recording needs PostgreSQL, which may be what failed.
       if (final) {
         log.error({ err: error, code: failure.code }, 'job failed');
-        await recorder.markFailed(ref, failure);
+        await recorder.markFailed(ref, failure).catch(recordingFailed);
       } else {
         log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
-        await recorder.markRetrying(ref, failure);
+        await recorder.markRetrying(ref, failure).catch(recordingFailed);
       }
       if (!failure.retryable && !(error instanceof UnrecoverableError)) {
         throw Object.assign(new UnrecoverableError(failure.message), { cause: error });
       }
       throw error;
     }
+    await recorder.markCompleted(ref, result).catch(recordingFailed);
+    stopTimer({ outcome: 'completed' });
+    log.info('job completed');
+    return result;
   };
   // Each attempt is a span that continues the trace of the request the job came from.
-  const run = (job: Job<JobRefPayload>): Promise<unknown> =>
+  const run = (job: Job<JobRefPayload>, token?: string): Promise<unknown> =>
     inSpan(
       `${options.queue} ${job.name}`,
       {
@@ -107,9 +208,9 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
           'mediaflow.attempt': job.attemptsMade + 1,
         },
       },
-      () => runAttempt(job),
+      () => runAttempt(job, token),
     );
-  const worker = new Worker(options.queue, run, {
+  worker = new Worker(options.queue, run, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -117,14 +218,56 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     stalledInterval: options.lockMs,
     // A job whose worker died twice is still given a third run before it counts as failed.
     maxStalledCount: 2,
+    // BullMQ honours the queue-wide pause that a quota sets only for workers that have a limiter; without
+    // MAX per minute configured it is one no queue reaches.
+    limiter: { max: options.maxPerMinute ?? 1_000_000, duration: 60_000 },
   });
   // Connection trouble and the like: BullMQ reconnects by itself, so it is reported, not fatal.
   worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));
+  const running = worker;
   return {
-    pause: () => worker.pause(true),
-    resume: () => worker.resume(),
-    close: (force) => worker.close(force),
+    pause: () => running.pause(true),
+    resume: () => running.resume(),
+    close: async (force) => {
+      database.stop();
+      await running.close(force);
+      await limiter.close();
+    },
   };
+}
+
+/** Logs a Redis outage once when it starts and once, with its length, when it ends. */
+function watchRedis(connection: Redis, queue: string, logger: Logger): void {
+  let since: number | undefined;
+  // 'reconnecting', not 'close': a connection closed on purpose (shutdown) does not reconnect.
+  connection.on('reconnecting', () => {
+    if (since !== undefined) return;
+    since = Date.now();
+    logger.error({ dependency: 'redis', queue }, 'redis unreachable: jobs wait until it answers');
+  });
+  connection.on('ready', () => {
+    if (since === undefined) return;
+    const seconds = (Date.now() - since) / 1000;
+    since = undefined;
+    workerPausedSeconds.inc({ queue, cause: 'redis' }, seconds);
+    logger.warn(
+      { dependency: 'redis', queue, outageSeconds: Math.round(seconds * 10) / 10 },
+      `redis reachable again after ${seconds.toFixed(1)} s`,
+    );
+  });
+}
+
+function providerOf(error: unknown): string {
+  const provider = (error as { provider?: unknown }).provider;
+  return typeof provider === 'string' ? provider : 'unknown';
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A running worker: it stops taking jobs on pause (what runs finishes) and on close. */

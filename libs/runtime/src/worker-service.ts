@@ -30,6 +30,8 @@ export interface WorkerService<S extends WorkerServiceName, Deps> {
   service: S;
   handlers: HandlerMap<QueueOf<S>, Deps>;
   concurrency: (config: Config) => number;
+  /** Jobs started per minute across every process of the service (a provider's rate), when capped. */
+  maxPerMinute?: (config: Config) => number | undefined;
   /** In-flight jobs get this long to finish after SIGTERM. */
   shutdownDeadlineMs: number;
   buildDeps: (clients: WorkerClients) => Deps;
@@ -72,6 +74,7 @@ export function startWorkerService<S extends WorkerServiceName, Deps>(
     lockMs: config.jobs.lockMs,
     recorder: new JobsRepository(clients.db),
     logger,
+    maxPerMinute: definition.maxPerMinute?.(config),
   });
   const stopBackground = options.background === false ? undefined : definition.background?.(deps, clients);
   return {

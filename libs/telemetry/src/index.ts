@@ -2,9 +2,11 @@ export {
   httpRequestDuration,
   jobDuration,
   observeQueues,
+  providerQuotaRefusals,
   registry,
   storeFallbacks,
   tempAssetsCleaned,
+  workerPausedSeconds,
 } from './metrics.ts';
 export { observeProviderCall } from './observe.ts';
 export { type CheckState, checkReadiness, type Readiness, startOpsServer } from './ops-server.ts';

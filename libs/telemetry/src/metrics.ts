@@ -45,6 +45,20 @@ export const storeFallbacks = new Counter({
   registers: [registry],
 });
 
+export const workerPausedSeconds = new Counter({
+  name: 'mediaflow_worker_paused_seconds_total',
+  help: 'Time a worker took no new jobs, by queue and cause: database or redis unreachable, or a provider quota (quota:<provider>).',
+  labelNames: ['queue', 'cause'] as const,
+  registers: [registry],
+});
+
+export const providerQuotaRefusals = new Counter({
+  name: 'mediaflow_provider_quota_refusals_total',
+  help: 'Calls a provider refused for quota or rate limit (429, or Cloudinary 420), by provider.',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
 export const tempAssetsCleaned = new Counter({
   name: 'mediaflow_temp_assets_cleaned_total',
   help: 'Temporary generated assets deleted from their store after TEMP_ASSET_TTL, never promoted.',

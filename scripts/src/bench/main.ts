@@ -24,7 +24,7 @@ import {
   untilWorkersReady,
 } from './processes.ts';
 import { atLeast, atMost, below, machine, type Row, table, writeBenchmarks } from './report.ts';
-import { BARE_PREFIX, PREFIX, setUp } from './setup.ts';
+import { BARE_PREFIX, BENCH_TOKEN_CLAIMS, PREFIX, setUp } from './setup.ts';
 import { streamVideo } from './video.ts';
 
 /**
@@ -66,7 +66,7 @@ try {
   const users: User[] = await Promise.all(
     Array.from({ length: GENERATING_USERS }, async (_, i) => {
       const id = `bench-user-${i}`;
-      return { id, token: await signToken(id, { expiresIn: '2h' }) };
+      return { id, token: await signToken(id, { expiresIn: '2h', claims: BENCH_TOKEN_CLAIMS }) };
     }),
   );
   const tokens = new Map(users.map((user) => [user.id, user.token]));
@@ -138,7 +138,7 @@ try {
   const posters: Poster[] = await Promise.all(
     Array.from({ length: POSTING_USERS }, async (_, i) => {
       const id = `bench-poster-${i}`;
-      const token = await signToken(id, { expiresIn: '2h' });
+      const token = await signToken(id, { expiresIn: '2h', claims: BENCH_TOKEN_CLAIMS });
       const response = await fetch(`${gateway.url}/api/brands`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },

@@ -4,6 +4,10 @@ import path from 'node:path';
 import { type Config, loadConfig } from '@mediaflow/config';
 import { createDb, type Db, ensureDatabase, migrateToLatest, UsersRepository } from '@mediaflow/db';
 import { TEST_JWT_SECRET } from '@mediaflow/testing';
+
+/** The benchmark runs as production does, so its tokens carry the issuer and audience production requires. */
+export const BENCH_TOKEN_CLAIMS = { iss: 'https://bench.mediaflow.test/', aud: 'mediaflow-bench' };
+
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -48,6 +52,8 @@ export async function setUp(): Promise<Bench> {
     REDIS_URL: 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: PREFIX,
     JWT_SECRET: TEST_JWT_SECRET,
+    JWT_ISSUER: BENCH_TOKEN_CLAIMS.iss,
+    JWT_AUDIENCE: BENCH_TOKEN_CLAIMS.aud,
     MEDIA_DIR: path.join(dir, 'media'),
     // The load is one client: per-user limits would measure the limiter's 429s, not the service.
     RATE_LIMIT_GENERATE: '1000000',

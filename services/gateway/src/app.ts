@@ -20,9 +20,11 @@ import { createAuthHook } from './http/auth.ts';
 import { errorHandler, notFoundHandler } from './http/errors.ts';
 import { removeSpooled } from './http/multipart.ts';
 import { observability } from './http/observability.ts';
-import { registerApiDocs } from './http/openapi.ts';
+import { DOCS_PATH, registerApiDocs } from './http/openapi.ts';
 import { QUEUE_BOARD_PATH, queueBoard } from './http/queue-board.ts';
 import { createRateLimitHook } from './http/rate-limit.ts';
+import { securityHeaders } from './http/security-headers.ts';
+import { socketTimeouts } from './http/timeouts.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
 import { brandsRoutes } from './routes/brands.ts';
@@ -56,6 +58,10 @@ export interface AppDeps {
     | 'rateLimits'
     | 'maxGenerationsInFlight'
     | 'queuePrefix'
+    | 'nodeEnv'
+    | 'trustProxy'
+    | 'requestTimeoutMs'
+    | 'connectionTimeoutMs'
   >;
   db: Db;
   redis: Redis;
@@ -96,6 +102,9 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
   fastify.setNotFoundHandler(notFoundHandler);
   // The API speaks JSON and multipart only; anything else is 415, not a confusing schema error.
   fastify.removeContentTypeParser('text/plain');
+  // Before every route, so that its onRoute hook gives the docs' and the board's pages their own CSP.
+  await fastify.register(securityHeaders, { docsPath: DOCS_PATH, boardPath: QUEUE_BOARD_PATH, mediaPath: '/media/' });
+  await fastify.register(socketTimeouts);
   // Before every route, so that the docs see them all.
   await registerApiDocs(fastify, limits);
   await fastify.register(observability, { queues });
@@ -110,7 +119,14 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
       dotfiles: 'deny',
     });
   }
-  await fastify.register(queueBoard, { prefix: QUEUE_BOARD_PATH, auth: { ...config.jwt, users }, queues });
+  await fastify.register(queueBoard, {
+    prefix: QUEUE_BOARD_PATH,
+    auth: { ...config.jwt, users },
+    queues,
+    // Behind a TLS terminator the request may look like http (TRUST_PROXY unset): production marks the
+    // cookie Secure regardless.
+    secureCookie: config.nodeEnv === 'production',
+  });
 
   await fastify.register(
     async (api) => {
@@ -126,7 +142,7 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
       // Submissions stream their files to disk as they arrive (http/multipart.ts), so multipart here is plain.
       await api.register(async (submissionsApi) => {
         await submissionsApi.register(fastifyMultipart);
-        submissionsApi.addHook('onResponse', removeSpooled);
+        submissionsApi.addHook('onRequest', removeSpooled);
         await submissionsApi.register(postsRoutes, {
           submission: new PostSubmission({ brands, intake, submissions }),
           posts: new Posts({ brands, posts: new PostsRepository(db) }),

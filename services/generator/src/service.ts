@@ -9,6 +9,7 @@ export const generatorService: WorkerService<'generator', GeneratorDeps> = {
   service: 'generator',
   handlers,
   concurrency: (config) => config.generatorConcurrency,
+  maxPerMinute: (config) => (config.gemini ? config.geminiMaxRpm : undefined),
   // An image can take a minute.
   shutdownDeadlineMs: 90_000,
   buildDeps: ({ config, db, logger }) => ({

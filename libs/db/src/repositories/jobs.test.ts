@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../client.ts';
 import { createTestDatabase, type TestDatabase } from '../test-database.ts';
-import { JobsRepository } from './jobs.ts';
+import { InFlightCapReached, JobsRepository, type NewJobRecord } from './jobs.ts';
 
 /** A generation's plan, as the gateway writes it. */
 const generationPlan = (jobId: string, ownerId: string, prompt = 'p', hasReference = false) => ({
@@ -251,6 +252,185 @@ describe('JobsRepository', () => {
     });
   });
 
+  describe('create with an in-flight cap', () => {
+    /** A generation under a cap; `reference` sends it down the transaction path (a job input). */
+    const capped = (ownerId: string, cap: number, options: { reference?: boolean } = {}): NewJobRecord => {
+      const id = randomUUID();
+      return {
+        id,
+        kind: 'generate-image',
+        ownerId,
+        plan: generationPlan(id, ownerId, 'p', options.reference ?? false),
+        inFlightCap: cap,
+        ...(options.reference
+          ? { inputs: [{ name: 'referenceImage', contentType: 'image/png', sha256: 's', data: Buffer.from('png') }] }
+          : {}),
+      };
+    };
+    /** Resolves to the job's id, or to 'refused' for InFlightCapReached. */
+    const attempt = (record: NewJobRecord, repository = jobs) =>
+      repository.create(record).then(
+        () => record.id,
+        (error: unknown) => {
+          if (error instanceof InFlightCapReached) return 'refused' as const;
+          throw error;
+        },
+      );
+    const slots = async (ownerId: string) => {
+      const { rows } = await sql<{ slot: number | null }>`
+        select "inFlightSlot" as slot from jobs where "ownerId" = ${ownerId} and status in ('queued', 'active')
+        order by slot`.execute(database.db);
+      return rows.map((row) => row.slot);
+    };
+
+    it('lets exactly `cap` of many concurrent requests in, per owner', async () => {
+      // A pool of its own, so that the ten requests really run at the same time.
+      const db = createDb(database.url, { maxConnections: 10 });
+      try {
+        const racing = new JobsRepository(db);
+        const owner = await newOwner();
+        const other = await newOwner();
+        const outcomes = await Promise.all([
+          ...Array.from({ length: 10 }, () => attempt(capped(owner, 3), racing)),
+          ...Array.from({ length: 2 }, () => attempt(capped(other, 3), racing)),
+        ]);
+        const mine = outcomes.slice(0, 10);
+        expect(mine.filter((outcome) => outcome === 'refused')).toHaveLength(7);
+        expect(await jobs.countUnfinished(owner, 'generate-image')).toBe(3);
+        expect(await slots(owner)).toEqual([0, 1, 2]);
+        for (const id of mine.filter((outcome) => outcome !== 'refused')) {
+          expect(await job(id)).toMatchObject({ ownerId: owner, status: 'queued' });
+        }
+        expect(outcomes.slice(10)).not.toContain('refused');
+        expect(await slots(other)).toEqual([0, 1]);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    it('tries again when a concurrent request took the slot it picked', async () => {
+      for (const cap of [2, 1]) {
+        const owner = await newOwner();
+        // A first request takes slot 0 and holds its commit until the second is waiting on the index.
+        let commit = () => {};
+        const held = new Promise<void>((resolve) => {
+          commit = resolve;
+        });
+        let inserted = () => {};
+        const insertedFirst = new Promise<void>((resolve) => {
+          inserted = resolve;
+        });
+        const first = capped(owner, cap);
+        const firstDone = database.db.transaction().execute(async (trx) => {
+          await new JobsRepository(trx).create(first);
+          inserted();
+          await held;
+        });
+        await insertedFirst;
+        const second = attempt(capped(owner, cap));
+        await expect.poll(() => waitingOnLocks(), { timeout: 10_000 }).toBeGreaterThan(0);
+        commit();
+        await firstDone;
+        const outcome = await second;
+        if (cap === 2) {
+          expect(outcome).not.toBe('refused');
+          expect(await slots(owner)).toEqual([0, 1]);
+        } else {
+          expect(outcome).toBe('refused');
+          expect(await slots(owner)).toEqual([0]);
+        }
+        expect(await jobs.countUnfinished(owner, 'generate-image')).toBe(cap);
+      }
+    });
+
+    it('frees the slot of a job that has ended', async () => {
+      const owner = await newOwner();
+      const a = await attempt(capped(owner, 2));
+      const b = await attempt(capped(owner, 2));
+      expect(await attempt(capped(owner, 2))).toBe('refused');
+
+      await jobs.markActive({ jobId: a });
+      await jobs.markCompleted({ jobId: a }, generated());
+      const c = await attempt(capped(owner, 2));
+      expect(c).not.toBe('refused');
+      expect(await attempt(capped(owner, 2))).toBe('refused');
+
+      await jobs.markFailed({ jobId: b }, { code: 'internal', message: 'x', retryable: false });
+      expect(await attempt(capped(owner, 2))).not.toBe('refused');
+      expect(await attempt(capped(owner, 2))).toBe('refused');
+      expect(await slots(owner)).toEqual([0, 1]);
+
+      // A retried job never collides with the job that took its slot: it runs outside the cap.
+      await jobs.delete(c);
+      expect(await attempt(capped(owner, 2))).not.toBe('refused');
+      await jobs.resetForRetry(b);
+      expect(await job(b)).toMatchObject({ status: 'queued' });
+      expect(await slots(owner)).toEqual([0, 1, null]);
+      expect(await attempt(capped(owner, 2))).toBe('refused');
+    });
+
+    it('writes neither the job nor its answer when refused, on either path', async () => {
+      const owner = await newOwner();
+      await claimKey(owner, 'k-accepted');
+      await claimKey(owner, 'k-single');
+      await claimKey(owner, 'k-reference');
+      const accepted = capped(owner, 1, { reference: true });
+      await jobs.create(accepted, { userId: owner, key: 'k-accepted', status: 202, response: { jobId: accepted.id } });
+
+      const single = capped(owner, 1);
+      const refusedSingle = jobs.create(single, { userId: owner, key: 'k-single', status: 202, response: {} });
+      await expect(refusedSingle).rejects.toBeInstanceOf(InFlightCapReached);
+      const reference = capped(owner, 1, { reference: true });
+      const refusedReference = jobs.create(reference, { userId: owner, key: 'k-reference', status: 202, response: {} });
+      await expect(refusedReference).rejects.toMatchObject({ ownerId: owner, kind: 'generate-image', cap: 1 });
+
+      expect(await answers(owner)).toEqual([
+        { key: 'k-accepted', status: 202, response: { jobId: accepted.id } },
+        { key: 'k-reference', status: null, response: null },
+        { key: 'k-single', status: null, response: null },
+      ]);
+      expect(await jobs.findById(single.id)).toBeUndefined();
+      expect(await jobs.findById(reference.id)).toBeUndefined();
+      expect(await jobs.findInput(reference.id, 'referenceImage')).toBeUndefined();
+      expect(await jobs.findInput(accepted.id, 'referenceImage')).toMatchObject({ name: 'referenceImage' });
+      expect(await jobs.countUnfinished(owner, 'generate-image')).toBe(1);
+    });
+
+    it('holds the cap across both paths: with and without inputs', async () => {
+      const owner = await newOwner();
+      const db = createDb(database.url, { maxConnections: 10 });
+      try {
+        const racing = new JobsRepository(db);
+        const outcomes = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => attempt(capped(owner, 2, { reference: i % 2 === 0 }), racing)),
+        );
+        expect(outcomes.filter((outcome) => outcome !== 'refused')).toHaveLength(2);
+        expect(await slots(owner)).toEqual([0, 1]);
+      } finally {
+        await db.destroy();
+      }
+      expect(await attempt(capped(owner, 3, { reference: true }))).not.toBe('refused');
+      expect(await attempt(capped(owner, 3, { reference: true }))).toBe('refused');
+      expect(await slots(owner)).toEqual([0, 1, 2]);
+    });
+
+    it('leaves jobs of other kinds, and jobs written without a cap, out of the count', async () => {
+      const owner = await newOwner();
+      await createSubmission(owner, ['media[0] a.jpg']);
+      await createGeneration(owner);
+      expect(await attempt(capped(owner, 1))).not.toBe('refused');
+      expect(await attempt(capped(owner, 1))).toBe('refused');
+    });
+
+    /** Statements of this test database waiting for a lock (the second insert, on the unique index). */
+    async function waitingOnLocks(): Promise<number> {
+      const { rows } = await sql<{ count: string }>`
+        select count(*) as count from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
+      return Number(rows[0]?.count ?? 0);
+    }
+  });
+
   describe('findForOwner', () => {
     it("answers undefined for another user's job and for an unknown id", async () => {
       const owner = await newOwner();
@@ -287,23 +467,23 @@ describe('JobsRepository', () => {
 
   describe('markActive', () => {
     it('is false for a job that has no row', async () => {
-      expect(await jobs.markActive({ jobId: randomUUID() })).toBe(false);
-      expect(await jobs.markActive({ jobId: randomUUID(), step: 0 })).toBe(false);
+      expect(await jobs.markActive({ jobId: randomUUID() })).toBe('ended');
+      expect(await jobs.markActive({ jobId: randomUUID(), step: 0 })).toBe('ended');
     });
 
     it('makes the job active and counts each attempt', async () => {
       const id = await createGeneration(await newOwner());
-      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await jobs.markActive({ jobId: id })).toBe('started');
       expect(await job(id)).toMatchObject({ status: 'active', attempts: 1 });
-      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await jobs.markActive({ jobId: id })).toBe('started');
       expect(await job(id)).toMatchObject({ status: 'active', attempts: 2 });
     });
 
     it('counts attempts on the job and on the step, and leaves the other steps alone', async () => {
       const id = await createSubmission(await newOwner(), ['media[0] a.jpg', 'media[1] b.jpg']);
-      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe(true);
-      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe(true);
-      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(true);
+      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe('started');
+      expect(await jobs.markActive({ jobId: id, step: 0 })).toBe('started');
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe('started');
       expect(await job(id)).toMatchObject({ status: 'active', attempts: 3 });
       expect((await steps(id)).map(({ step, state, attempts }) => ({ step, state, attempts }))).toEqual([
         { step: 0, state: 'active', attempts: 2 },
@@ -312,7 +492,7 @@ describe('JobsRepository', () => {
       ]);
     });
 
-    it('is false for a job that has ended, and does not count the attempt', async () => {
+    it('says completed for a job that has completed, ended for one that failed, and counts no attempt', async () => {
       const owner = await newOwner();
       const completed = await createGeneration(owner);
       await jobs.markActive({ jobId: completed });
@@ -320,8 +500,8 @@ describe('JobsRepository', () => {
       const failed = await createGeneration(owner);
       await jobs.markFailed({ jobId: failed }, { code: 'invalid_input', message: 'no', retryable: false });
 
-      expect(await jobs.markActive({ jobId: completed })).toBe(false);
-      expect(await jobs.markActive({ jobId: failed })).toBe(false);
+      expect(await jobs.markActive({ jobId: completed })).toBe('completed');
+      expect(await jobs.markActive({ jobId: failed })).toBe('ended');
       expect(await job(completed)).toMatchObject({ status: 'completed', attempts: 1 });
       expect(await job(failed)).toMatchObject({ status: 'failed', attempts: 0 });
     });
@@ -332,9 +512,61 @@ describe('JobsRepository', () => {
       const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] b.jpg']);
       await jobs.markActive({ jobId: id, step: 0 });
       await jobs.markFailed({ jobId: id, step: 0 }, { code: 'provider_rejected', message: 'no', retryable: false });
-      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(false);
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe('ended');
       expect((await jobs.findForOwner(id, owner))?.steps[1]).toMatchObject({ state: 'queued', attempts: 0 });
       expect(await job(id)).toMatchObject({ status: 'failed', attempts: 1 });
+    });
+  });
+
+  describe('markWaiting', () => {
+    const note = { code: 'dependency_unavailable' as const, message: 'waiting for the database', retryable: true };
+
+    it('puts a started job back to queued with its note, taking back the attempt its start counted', async () => {
+      const owner = await newOwner();
+      const id = await createGeneration(owner);
+      await jobs.markActive({ jobId: id });
+      await jobs.markWaiting({ jobId: id }, note, { since: new Date(), uncount: true });
+      expect(await job(id)).toMatchObject({ status: 'queued', attempts: 0, error: note });
+    });
+
+    it('leaves the count alone when the start was never recorded', async () => {
+      const owner = await newOwner();
+      const id = await createGeneration(owner);
+      await jobs.markWaiting({ jobId: id }, note, { since: new Date(), uncount: false });
+      expect(await job(id)).toMatchObject({ status: 'queued', attempts: 0, error: note });
+    });
+
+    it('changes nothing when another run has picked the job up since, or it has ended', async () => {
+      const owner = await newOwner();
+      const moved = await createGeneration(owner);
+      const since = new Date(Date.now() - 60_000);
+      await jobs.markActive({ jobId: moved });
+      await jobs.markWaiting({ jobId: moved }, note, { since, uncount: true });
+      expect(await job(moved)).toMatchObject({ status: 'active', attempts: 1, error: null });
+
+      const ended = await createGeneration(owner);
+      await jobs.markActive({ jobId: ended });
+      await jobs.markCompleted({ jobId: ended }, generated());
+      await jobs.markWaiting({ jobId: ended }, note, { since: new Date(), uncount: true });
+      expect(await job(ended)).toMatchObject({ status: 'completed', attempts: 1 });
+    });
+
+    it('puts a step back, with its note, and takes its attempt back from the step and the job', async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg', 'media[1] b.jpg']);
+      await jobs.markActive({ jobId: id, step: 0 });
+      await jobs.markActive({ jobId: id, step: 1 });
+      await jobs.markWaiting({ jobId: id, step: 0 }, note, { since: new Date(), uncount: true });
+      const found = await jobs.findForOwner(id, owner);
+      expect(found?.steps[0]).toMatchObject({ state: 'queued', attempts: 0, error: note });
+      expect(found?.steps[1]).toMatchObject({ state: 'active', attempts: 1 });
+      expect(found).toMatchObject({ status: 'active', attempts: 1 });
+    });
+  });
+
+  describe('ping', () => {
+    it('answers while the database does', async () => {
+      await expect(jobs.ping()).resolves.toBeUndefined();
     });
   });
 
@@ -404,7 +636,7 @@ describe('JobsRepository', () => {
         error: { code: 'provider_timeout', message: 'Gemini took too long', retryable: true },
         finishedAt: null,
       });
-      expect(await jobs.markActive({ jobId: id })).toBe(true);
+      expect(await jobs.markActive({ jobId: id })).toBe('started');
       expect(await job(id)).toMatchObject({ status: 'active', attempts: 2 });
     });
 
@@ -492,7 +724,7 @@ describe('JobsRepository', () => {
         { state: 'queued', attempts: 1, result: null, error: null },
         { state: 'queued', attempts: 0, result: null, error: null },
       ]);
-      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe(true);
+      expect(await jobs.markActive({ jobId: id, step: 1 })).toBe('started');
       expect(await jobs.promotedMedia(id)).toEqual(new Map([[0, stored('a.jpg')]]));
     });
 

@@ -1,7 +1,18 @@
-import type { JobErrorRecord, JobKind, JobName, JobPlan, JobRef, StepResult, StoredMedia } from '@mediaflow/domain';
+import type {
+  JobErrorRecord,
+  JobKind,
+  JobName,
+  JobPlan,
+  JobRef,
+  JobStartOutcome,
+  StepResult,
+  StoredMedia,
+} from '@mediaflow/domain';
+import { type QueryCreator, sql } from 'kysely';
 import { jsonArrayFrom } from 'kysely/helpers/postgres';
-import type { Db } from '../client.ts';
-import type { JobRow, JobStepRow } from '../schema.ts';
+import pg from 'pg';
+import { type Db, pingDatabase } from '../client.ts';
+import type { Database, JobRow, JobStepRow } from '../schema.ts';
 import { type IdempotentAnswer, recordAnswer } from './idempotency-keys.ts';
 
 export interface JobInput {
@@ -25,7 +36,29 @@ export interface NewJobRecord {
   plan: JobPlan;
   inputs?: JobInput[];
   steps?: NewJobStep[];
+  /**
+   * The most jobs of this kind its owner may have queued or active at once. With it, `create` writes the
+   * job only if that leaves the owner within the cap, and otherwise throws `InFlightCapReached`.
+   */
+  inFlightCap?: number;
 }
+
+/** `create` refused a job: its owner already has `cap` unfinished jobs of its kind. Nothing was written. */
+export class InFlightCapReached extends Error {
+  readonly ownerId: string;
+  readonly kind: JobKind;
+  readonly cap: number;
+  constructor(ownerId: string, kind: JobKind, cap: number) {
+    super(`${ownerId} already has ${cap} unfinished ${kind} jobs`);
+    this.name = 'InFlightCapReached';
+    this.ownerId = ownerId;
+    this.kind = kind;
+    this.cap = cap;
+  }
+}
+
+/** The unique partial index that lets no two unfinished jobs of an owner and kind hold one slot (migration 0006). */
+const SLOT_INDEX = 'jobs_in_flight_slot_idx';
 
 /** A step as a poll shows it. */
 export type JobStepView = Pick<JobStepRow, 'step' | 'kind' | 'label' | 'state' | 'attempts' | 'error'>;
@@ -35,6 +68,8 @@ export type JobStepView = Pick<JobStepRow, 'step' | 'kind' | 'label' | 'state' |
  * written before the client hears 202 and follows the job through every attempt.
  */
 export class JobsRepository {
+  /** What `create` throws for a job over its `inFlightCap`; here too so that callers need only the repository. */
+
   private readonly db: Db;
   constructor(db: Db) {
     this.db = db;
@@ -43,19 +78,49 @@ export class JobsRepository {
   /**
    * Writes an accepted job; with `answer`, the request's answer goes under its Idempotency-Key in the
    * same commit (one write to wait for, not two).
+   *
+   * With `inFlightCap`, the check and the write are one: the job takes the lowest of its owner's slots
+   * 0..cap-1 that no unfinished job of its kind holds, and with none free nothing is written (not the
+   * answer either) and `InFlightCapReached` is thrown. Requests racing for one slot are kept apart by a
+   * unique index: the loser tries again and sees the slot taken. Each such retry means another job
+   * took a slot, so after cap + 1 of them the cap counts as reached.
    */
   async create(job: NewJobRecord, answer?: IdempotentAnswer): Promise<void> {
-    const row = { id: job.id, kind: job.kind, ownerId: job.ownerId, payload: JSON.stringify(job.plan) };
+    const cap = job.inFlightCap;
+    if (cap !== undefined && !(Number.isInteger(cap) && cap >= 0 && cap <= 32_768)) {
+      throw new RangeError(`inFlightCap must be an integer from 0 to 32768, not ${cap}`);
+    }
+    const tries = cap === undefined ? 1 : cap + 1;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      try {
+        if (await this.write(job, answer)) return;
+        break;
+      } catch (error) {
+        if (cap === undefined || !isSlotTaken(error)) throw error;
+      }
+    }
+    throw new InFlightCapReached(job.ownerId, job.kind, cap ?? 0);
+  }
+
+  /** One try at `create`: false when the job's cap left no free slot (and nothing was written). */
+  private async write(job: NewJobRecord, answer: IdempotentAnswer | undefined): Promise<boolean> {
     const inputs = job.inputs ?? [];
     const steps = job.steps ?? [];
     if (inputs.length === 0 && steps.length === 0) {
-      // The common case (a generation without a reference image) in one statement, one round trip.
-      const insert = answer ? this.db.with('answer', (db) => recordAnswer(db, answer)) : this.db;
-      await insert.insertInto('jobs').values(row).execute();
-      return;
+      // The common case (a generation without a reference image) in one statement, one round trip. The
+      // answer is written only if the job is: a job refused for its cap leaves its key unanswered.
+      const insert = this.db.with('job', (db) => insertJob(db, job));
+      const written = answer
+        ? insert
+            .with('answer', (db) => recordAnswer(db, answer).where(sql<boolean>`exists (select 1 from job)`))
+            .selectFrom('job')
+            .select('id')
+        : insert.selectFrom('job').select('id');
+      return (await written.execute()).length > 0;
     }
-    await this.db.transaction().execute(async (trx) => {
-      await trx.insertInto('jobs').values(row).execute();
+    return this.db.transaction().execute(async (trx) => {
+      // The job row first: refused for its cap, the transaction writes nothing else.
+      if (!(await insertJob(trx, job).executeTakeFirst())) return false;
       if (inputs.length > 0) {
         await trx
           .insertInto('job_inputs')
@@ -69,6 +134,7 @@ export class JobsRepository {
           .execute();
       }
       if (answer) await recordAnswer(trx, answer).execute();
+      return true;
     });
   }
 
@@ -99,7 +165,15 @@ export class JobsRepository {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .updateTable('jobs')
-        .set({ status: 'queued', error: null, finishedAt: null, updatedAt: now })
+        .set({
+          status: 'queued',
+          error: null,
+          finishedAt: null,
+          updatedAt: now,
+          // A job that had ended gave up its in-flight slot, which another job may hold by now: run again
+          // (by an admin or the reconciler), it holds none rather than collide with that job.
+          inFlightSlot: sql<number | null>`case when status in ('queued', 'active') then "inFlightSlot" end`,
+        })
         .where('id', '=', id)
         .execute();
       await trx
@@ -163,18 +237,21 @@ export class JobsRepository {
     return new Map(rows.flatMap(({ step, result }) => (isStoredMedia(result) ? [[step, result] as const] : [])));
   }
 
-  /** False when the job has no row (it was withdrawn when queueing it failed) or has already ended. */
-  async markActive(ref: JobRef): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+  /**
+   * Records an attempt's start: `started` (the job, and the step, active with one more attempt);
+   * `completed` when the job has completed already; `ended` when there is nothing to run (no row: queueing
+   * it failed and the gateway withdrew it; or it failed). A step of an ended job stays as it was.
+   */
+  async markActive(ref: JobRef): Promise<JobStartOutcome> {
+    const started = await this.db.transaction().execute(async (trx) => {
       const updated = await trx
         .updateTable('jobs')
         .set((eb) => ({ status: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
         .where('id', '=', ref.jobId)
         .where('status', 'in', ['queued', 'active'])
         .executeTakeFirst();
-      const runnable = updated.numUpdatedRows > 0n;
-      // A step of a job that has already ended (a sibling failed it) stays as it was.
-      if (runnable && ref.step !== undefined) {
+      if (updated.numUpdatedRows === 0n) return false;
+      if (ref.step !== undefined) {
         await trx
           .updateTable('job_steps')
           .set((eb) => ({ state: 'active', attempts: eb('attempts', '+', 1), updatedAt: new Date() }))
@@ -182,8 +259,55 @@ export class JobsRepository {
           .where('step', '=', ref.step)
           .execute();
       }
-      return runnable;
+      return true;
     });
+    if (started) return 'started';
+    const job = await this.db.selectFrom('jobs').select('status').where('id', '=', ref.jobId).executeTakeFirst();
+    return job?.status === 'completed' ? 'completed' : 'ended';
+  }
+
+  /**
+   * A job (or step) put back on its queue without being charged an attempt: its database or a provider's
+   * quota was away. It is queued again with `note` for its poller, and the attempt its run counted is taken
+   * back when `uncount`. Nothing changes if it has moved since `since` (another worker picked it up).
+   */
+  async markWaiting(ref: JobRef, note: JobErrorRecord, options: { since: Date; uncount: boolean }): Promise<void> {
+    const now = new Date();
+    const json = JSON.stringify(note);
+    const uncount = options.uncount ? 1 : 0;
+    await this.db.transaction().execute(async (trx) => {
+      if (ref.step !== undefined) {
+        const step = await trx
+          .updateTable('job_steps')
+          .set((eb) => ({ state: 'queued', error: json, attempts: eb('attempts', '-', uncount), updatedAt: now }))
+          .where('jobId', '=', ref.jobId)
+          .where('step', '=', ref.step)
+          .where('state', 'in', ['queued', 'active'])
+          .where('updatedAt', '<=', options.since)
+          .executeTakeFirst();
+        // The submission stays active as a whole (other steps may run); only the count is taken back.
+        if (step.numUpdatedRows > 0n && uncount > 0) {
+          await trx
+            .updateTable('jobs')
+            .set((eb) => ({ attempts: eb('attempts', '-', uncount) }))
+            .where('id', '=', ref.jobId)
+            .execute();
+        }
+        return;
+      }
+      await trx
+        .updateTable('jobs')
+        .set((eb) => ({ status: 'queued', error: json, attempts: eb('attempts', '-', uncount), updatedAt: now }))
+        .where('id', '=', ref.jobId)
+        .where('status', 'in', ['queued', 'active'])
+        .where('updatedAt', '<=', options.since)
+        .execute();
+    });
+  }
+
+  /** Throws while the database cannot be reached: the job runtime probes it during an outage. */
+  async ping(): Promise<void> {
+    await pingDatabase(this.db);
   }
 
   /** A job with steps completes, with its last step's result, once every step has. */
@@ -255,6 +379,35 @@ export class JobsRepository {
         .execute();
     });
   }
+}
+
+/**
+ * The insert of a job, returning its id. With an in-flight cap it takes the owner's lowest free slot of
+ * the job's kind, and inserts nothing when every slot is held.
+ */
+function insertJob(db: QueryCreator<Database>, job: NewJobRecord) {
+  const row = { id: job.id, kind: job.kind, ownerId: job.ownerId, payload: JSON.stringify(job.plan) };
+  if (job.inFlightCap === undefined) return db.insertInto('jobs').values(row).returning('id');
+  return db
+    .insertInto('jobs')
+    .columns(['id', 'kind', 'ownerId', 'payload', 'inFlightSlot'])
+    .expression(
+      sql`select ${row.id}::uuid, ${row.kind}, ${row.ownerId}, ${row.payload}::jsonb, slot::smallint
+        from generate_series(0, ${job.inFlightCap - 1}::integer) as slot
+        where not exists (
+          select 1 from jobs
+          where "ownerId" = ${row.ownerId} and kind = ${row.kind} and status in ('queued', 'active')
+            and "inFlightSlot" = slot
+        )
+        order by slot
+        limit 1`,
+    )
+    .returning('id');
+}
+
+/** A concurrent request took the slot this insert picked: the unique index refused the second. */
+function isSlotTaken(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === SLOT_INDEX;
 }
 
 /** A promote-media step's result is the stored file. */

@@ -1,6 +1,31 @@
+import { ApiError } from '@google/genai';
 import { startFakeGemini } from '@mediaflow/testing';
 import { describe, expect, it } from 'vitest';
-import { GeminiImageGenerator, pickImage } from './gemini.ts';
+import { GeminiImageGenerator, pickImage, retryDelayOf } from './gemini.ts';
+
+describe('retryDelayOf', () => {
+  const apiError = (body: unknown) =>
+    new ApiError({ status: 429, message: `got status: 429 . ${JSON.stringify(body)}` });
+
+  it("reads a 429's RetryInfo delay", () => {
+    const error = apiError({
+      error: {
+        code: 429,
+        status: 'RESOURCE_EXHAUSTED',
+        details: [
+          { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [] },
+          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2.5s' },
+        ],
+      },
+    });
+    expect(retryDelayOf(error)).toBe(2_500);
+  });
+
+  it('has none when the answer names none, or is not JSON', () => {
+    expect(retryDelayOf(apiError({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } }))).toBeUndefined();
+    expect(retryDelayOf(new ApiError({ status: 429, message: 'Too Many Requests' }))).toBeUndefined();
+  });
+});
 
 describe('pickImage', () => {
   it('takes the last image part that is not a draft', () => {

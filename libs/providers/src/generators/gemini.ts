@@ -60,7 +60,7 @@ export class GeminiImageGenerator implements ImageGenerator {
       });
     } catch (error) {
       if (error instanceof ApiError)
-        throw providerErrorFromStatus(PROVIDER, error.status, apiErrorDetail(error), error);
+        throw providerErrorFromStatus(PROVIDER, error.status, apiErrorDetail(error), error, retryDelayOf(error));
       throw providerErrorFromNetwork(PROVIDER, error, this.timeoutMs);
     }
     return pickImage(response);
@@ -104,16 +104,29 @@ function blocked(what: string): ProviderError {
   });
 }
 
-/** ApiError messages embed the whole JSON body; the poller wants its `error.message`. */
-function apiErrorDetail(error: ApiError): string {
+interface GoogleErrorBody {
+  error?: { message?: string; details?: Array<{ '@type'?: string; retryDelay?: string }> };
+}
+
+/** ApiError messages embed the whole JSON body (Google's error shape), when there is one. */
+function errorBody(error: ApiError): GoogleErrorBody | undefined {
   const json = error.message.indexOf('{');
-  if (json >= 0) {
-    try {
-      const body = JSON.parse(error.message.slice(json)) as { error?: { message?: string } };
-      if (body.error?.message) return body.error.message;
-    } catch {
-      // not JSON after all: the whole message it is
-    }
+  if (json < 0) return undefined;
+  try {
+    return JSON.parse(error.message.slice(json)) as GoogleErrorBody;
+  } catch {
+    return undefined;
   }
-  return error.message;
+}
+
+/** The poller wants the body's `error.message`, not the whole body. */
+function apiErrorDetail(error: ApiError): string {
+  return errorBody(error)?.error?.message ?? error.message;
+}
+
+/** A 429's `google.rpc.RetryInfo` detail says how long to wait, as a duration like "2s" or "1.5s". */
+export function retryDelayOf(error: ApiError): number | undefined {
+  const info = errorBody(error)?.error?.details?.find((detail) => detail['@type']?.endsWith('google.rpc.RetryInfo'));
+  const seconds = Number.parseFloat(info?.retryDelay ?? '');
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }

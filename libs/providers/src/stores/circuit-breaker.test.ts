@@ -82,4 +82,37 @@ describe('CircuitBreakerStore', () => {
     const breaker = new CircuitBreakerStore(inner, { failureThreshold: 2, openMs: 1000, now: () => 0 }, silentLogger);
     for (let i = 0; i < 5; i++) await expect(breaker.upload(request)).rejects.toThrow('400');
   });
+
+  it('opens at the first quota refusal, for as long as the store asked', async () => {
+    let now = 0;
+    let calls = 0;
+    const limited: MediaStore = {
+      name: 'cloudinary',
+      provider: 'cloudinary',
+      async upload(): Promise<StoredMedia> {
+        calls++;
+        throw new ProviderError({
+          provider: 'cloudinary',
+          code: 'provider_quota',
+          retryable: true,
+          retryAfterMs: 5_000,
+          message: '420',
+        });
+      },
+      promote: (): Promise<StoredMedia> => limited.upload(request),
+      delete: async () => {},
+    };
+    const breaker = new CircuitBreakerStore(
+      limited,
+      { failureThreshold: 5, openMs: 1000, now: () => now },
+      silentLogger,
+    );
+    await expect(breaker.upload(request)).rejects.toMatchObject({ code: 'provider_quota' });
+    now = 4_999;
+    await expect(breaker.upload(request)).rejects.toThrow(/not calling it/);
+    expect(calls).toBe(1);
+    now = 5_000;
+    await expect(breaker.upload(request)).rejects.toMatchObject({ code: 'provider_quota' });
+    expect(calls).toBe(2);
+  });
 });

@@ -65,8 +65,13 @@ export class CircuitBreakerStore implements MediaStore {
       this.failures = 0;
       return result;
     } catch (error) {
-      // Only failures that say the store is unwell count; a refused request is the caller's problem.
-      if (!(error instanceof ProviderError) || error.retryable) {
+      if (error instanceof ProviderError && error.code === 'provider_quota') {
+        // Out of quota: no call until the wait it asked for is over, and the next store takes the work.
+        this.failures = this.options.failureThreshold;
+        this.openUntil = this.now() + (error.retryAfterMs ?? this.options.openMs);
+        this.logger.warn({ store: this.name, openMs: this.openUntil - this.now() }, 'quota out; circuit opened');
+      } else if (!(error instanceof ProviderError) || error.retryable) {
+        // Only failures that say the store is unwell count; a refused request is the caller's problem.
         this.failures++;
         if (this.failures >= this.options.failureThreshold) {
           this.openUntil = this.now() + this.options.openMs;

@@ -1,7 +1,7 @@
 import { openAsBlob } from 'node:fs';
 import ImageKit, { APIConnectionError, APIConnectionTimeoutError, APIError, toFile } from '@imagekit/nodejs';
 import type { StoredMedia } from '@mediaflow/domain';
-import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus } from '../errors.ts';
+import { ProviderError, providerErrorFromNetwork, providerErrorFromStatus, retryAfterFromHeaders } from '../errors.ts';
 import { dimensionsOf, fileName, type MediaStore, type PromoteRequest, type UploadRequest } from './media-store.ts';
 
 const PROVIDER = 'imagekit';
@@ -100,7 +100,13 @@ export class ImageKitStore implements MediaStore {
         throw providerErrorFromStatus(PROVIDER, 408, error.message, error);
       if (error instanceof APIConnectionError) throw providerErrorFromNetwork(PROVIDER, error, this.timeoutMs);
       if (error instanceof APIError && error.status !== undefined)
-        throw providerErrorFromStatus(PROVIDER, error.status, error.message, error);
+        throw providerErrorFromStatus(
+          PROVIDER,
+          error.status,
+          error.message,
+          error,
+          retryAfterFromHeaders(error.headers as Headers | undefined),
+        );
       throw error;
     }
   }

@@ -12,8 +12,8 @@ export interface RetryOptions {
 }
 
 /**
- * Retries a store's passing failures (429, 5xx, timeouts, network) in-process, for stores whose SDK
- * does not (Cloudinary). Permanent failures pass straight through.
+ * Retries a store's passing failures (5xx, timeouts, network) in-process, for stores whose SDK does not
+ * (Cloudinary). Permanent failures and quota refusals pass straight through.
  */
 export class RetryingStore implements MediaStore {
   readonly name: string;
@@ -47,7 +47,8 @@ export class RetryingStore implements MediaStore {
       try {
         return await run();
       } catch (error) {
-        const retryable = error instanceof ProviderError && error.retryable;
+        // A quota is not a passing failure: trying again at once only spends more of it.
+        const retryable = error instanceof ProviderError && error.retryable && error.code !== 'provider_quota';
         if (!retryable || attempt >= this.options.attempts) throw error;
         const delay = Math.random() * this.options.baseDelayMs * 2 ** (attempt - 1);
         this.logger.warn(

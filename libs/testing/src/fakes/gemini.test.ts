@@ -119,6 +119,56 @@ describe('fake Gemini driven by @google/genai', () => {
     expect(await sizeOf(finalImage(await generate(ai, [{ text: 'x' }])))).toEqual([1344, 768]);
   });
 
+  it('sends a 429 with the retry delay in RetryInfo, as the real API does', async () => {
+    fake.script({ kind: 'error', status: 429, retryDelayS: 2 }, { kind: 'error', status: 503, retryDelayS: 1.5 });
+    const rateLimited = await generate(ai, [{ text: 'x' }]).catch((e: unknown) => e);
+    expect(rateLimited).toBeInstanceOf(ApiError);
+    const { error } = JSON.parse((rateLimited as ApiError).message);
+    expect(error).toMatchObject({ code: 429, status: 'RESOURCE_EXHAUSTED' });
+    expect(error.details.map((detail: { '@type': string }) => detail['@type'])).toEqual([
+      'type.googleapis.com/google.rpc.QuotaFailure',
+      'type.googleapis.com/google.rpc.Help',
+      'type.googleapis.com/google.rpc.RetryInfo',
+    ]);
+    expect(error.details.at(-1)).toEqual({ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' });
+
+    const unavailable = await generate(ai, [{ text: 'x' }]).catch((e: unknown) => e);
+    expect(JSON.parse((unavailable as ApiError).message).error.details).toEqual([
+      { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1.5s' },
+    ]);
+    // Without a delay, no details at all.
+    fake.script({ kind: 'error', status: 429 });
+    const bare = await generate(ai, [{ text: 'x' }]).catch((e: unknown) => e);
+    expect(JSON.parse((bare as ApiError).message).error.details).toBeUndefined();
+  });
+
+  it('records when each request arrived, how it was answered and with which of its keys', async () => {
+    const own = await startFakeGemini({ apiKey: ['key-a', 'key-b'] });
+    try {
+      const client = (key: string) => new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: own.baseUrl } });
+      const before = Date.now();
+      own.script({ kind: 'error', status: 429, retryDelayS: 2 }, { kind: 'slow', ms: 150 });
+      await generate(client('key-a'), [{ text: 'x' }]).catch(() => undefined);
+      const slow = generate(client('key-b'), [{ text: 'x' }]);
+      await expect.poll(() => own.requests.length).toBe(2);
+      expect(own.requests[1]?.status, 'unanswered while it is held').toBeUndefined();
+      await slow;
+      expect(own.requests.map(({ apiKey, status }) => [apiKey, status])).toEqual([
+        ['key-a', 429],
+        ['key-b', 200],
+      ]);
+      const [first, second] = own.requests.map((request) => request.at);
+      expect(first).toBeGreaterThanOrEqual(before);
+      expect(second).toBeGreaterThanOrEqual(first ?? Number.POSITIVE_INFINITY);
+      expect(second).toBeLessThanOrEqual(Date.now());
+      // A key it does not hold is refused, and not recorded.
+      await expect(generate(client('key-c'), [{ text: 'x' }])).rejects.toMatchObject({ status: 400 });
+      expect(own.requests).toHaveLength(2);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('hangs on request, honouring the SDK timeout, and close() ends a hanging request', async () => {
     const own = await startFakeGemini({ apiKey: 'k' });
     own.script({ kind: 'hang' });

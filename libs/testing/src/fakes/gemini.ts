@@ -4,7 +4,11 @@ import sharp from 'sharp';
 import { listen, pathOf, randomId, sendJson } from './http.ts';
 
 export type GeminiScript =
-  | { kind: 'error'; status: number; message?: string }
+  /**
+   * An error answer in Google's envelope. With `retryDelayS` its details carry a `google.rpc.RetryInfo`
+   * (`"retryDelay": "2s"`), which a 429 of the real API sends next to its QuotaFailure and Help details.
+   */
+  | { kind: 'error'; status: number; message?: string; retryDelayS?: number }
   | { kind: 'blocked' }
   | { kind: 'image'; width: number; height: number }
   | { kind: 'no-image' }
@@ -21,6 +25,12 @@ export type GeminiRequestBody = {
 };
 
 export type GeminiRequest = {
+  /** When the request arrived (Date.now()), to count calls per time window. */
+  at: number;
+  /** The status it was answered with; undefined while it is unanswered (slow, or hanging). */
+  status?: number;
+  /** The API key it came with: one of the keys the fake accepts (a key per caller tells callers apart). */
+  apiKey: string;
   model: string;
   apiVersion: string;
   body: GeminiRequestBody;
@@ -79,10 +89,39 @@ async function pngBase64(width: number, height: number, gray: number): Promise<s
   return (await image.png().toBuffer()).toString('base64');
 }
 
-function record(model: string, apiVersion: string, body: GeminiRequestBody): GeminiRequest {
+/** The details of a real 429: the quota that ran out, where to read about it, and how long to wait. */
+function quotaDetails(status: number, retryDelayS: number | undefined, model: string): unknown[] | undefined {
+  if (retryDelayS === undefined) return undefined;
+  const retryInfo = { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${retryDelayS}s` };
+  if (status !== 429) return [retryInfo];
+  return [
+    {
+      '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+      violations: [
+        {
+          quotaMetric: 'generativelanguage.googleapis.com/generate_content_paid_tier_input_token_count',
+          quotaId: 'GenerateContentPaidTierInputTokensPerModelPerMinute',
+          quotaDimensions: { location: 'global', model },
+          quotaValue: '1000000',
+        },
+      ],
+    },
+    {
+      '@type': 'type.googleapis.com/google.rpc.Help',
+      links: [
+        { description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' },
+      ],
+    },
+    retryInfo,
+  ];
+}
+
+function record(at: number, apiKey: string, model: string, apiVersion: string, body: GeminiRequestBody): GeminiRequest {
   const parts = (body.contents ?? []).flatMap((content) => content.parts ?? []);
   const image = parts.find((part) => part.inlineData)?.inlineData;
   return {
+    at,
+    apiKey,
     model,
     apiVersion,
     body,
@@ -92,11 +131,17 @@ function record(model: string, apiVersion: string, body: GeminiRequestBody): Gem
   };
 }
 
-export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGemini> {
+/**
+ * `apiKey`: the key it accepts, or several (say one per worker process, so that each request's `apiKey`
+ * tells which process sent it).
+ */
+export async function startFakeGemini(opts: { apiKey: string | readonly string[] }): Promise<FakeGemini> {
   const requests: GeminiRequest[] = [];
   const queue: GeminiScript[] = [];
+  const keys: readonly string[] = typeof opts.apiKey === 'string' ? [opts.apiKey] : opts.apiKey;
 
   const server = await listen(async (req, res, raw) => {
+    const at = Date.now();
     const match = /^\/(v1|v1beta)\/models\/([^/:]+):generateContent$/.exec(pathOf(req));
     if (req.method !== 'POST' || !match)
       return sendError(res, 404, `${req.method} ${pathOf(req)} is not served by the fake`);
@@ -110,7 +155,7 @@ export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGem
         "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
       );
     }
-    if (key !== opts.apiKey) {
+    if (typeof key !== 'string' || !keys.includes(key)) {
       return sendError(res, 400, 'API key not valid. Please pass a valid API key.', [
         { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' },
       ]);
@@ -122,23 +167,35 @@ export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGem
     } catch {
       return sendError(res, 400, 'Invalid JSON payload received.');
     }
-    const request = record(model, apiVersion, body);
+    const request = record(at, key, model, apiVersion, body);
     requests.push(request);
+    const answered = (status: number) => {
+      request.status = status;
+    };
 
-    if (!body.contents?.length)
+    if (!body.contents?.length) {
+      answered(400);
       return sendError(res, 400, '* GenerateContentRequest.contents: contents is not specified\n');
+    }
     const size = SIZES[request.aspectRatio ?? '1:1'];
-    if (!size) return sendError(res, 400, `Unsupported aspect ratio: ${request.aspectRatio}`);
+    if (!size) {
+      answered(400);
+      return sendError(res, 400, `Unsupported aspect ratio: ${request.aspectRatio}`);
+    }
 
     const next = queue.shift();
     if (next?.kind === 'hang') return;
     if (next?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, next.ms));
-    if (next?.kind === 'error') return sendError(res, next.status, next.message);
+    if (next?.kind === 'error') {
+      answered(next.status);
+      return sendError(res, next.status, next.message, quotaDetails(next.status, next.retryDelayS, model));
+    }
 
     const promptTokenCount = Math.ceil(request.text.length / 4) + (request.referenceImage ? 258 : 0);
     const envelope = { modelVersion: model, responseId: randomId(22) };
     if (next?.kind === 'blocked') {
       const usageMetadata = { promptTokenCount, totalTokenCount: promptTokenCount };
+      answered(200);
       return sendJson(res, 200, { promptFeedback: { blockReason: 'PROHIBITED_CONTENT' }, usageMetadata, ...envelope });
     }
 
@@ -161,6 +218,7 @@ export async function startFakeGemini(opts: { apiKey: string }): Promise<FakeGem
       ];
     }
     const candidatesTokenCount = next?.kind === 'no-image' ? 12 : 1120;
+    answered(200);
     sendJson(res, 200, {
       candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
       usageMetadata: {

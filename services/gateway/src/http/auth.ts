@@ -18,6 +18,8 @@ export interface AuthOptions {
   jwksUrl: string | undefined;
   issuer: string | undefined;
   audience: string | undefined;
+  /** Claims that grant the admin role (JWT_ADMIN_CLAIM): names or dot paths, e.g. `realm_access.roles`. */
+  adminClaims: string[];
   users: UsersRepository;
 }
 
@@ -90,8 +92,31 @@ export function createAuthHook(options: AuthOptions) {
       known.add(subject);
     }
     request.userId = subject;
-    request.isAdmin = payload.role === 'admin' || (Array.isArray(payload.roles) && payload.roles.includes('admin'));
+    request.isAdmin = grantsAdmin(payload, options.adminClaims);
   };
+}
+
+/**
+ * Whether one of the admin claims says "admin": its value is that string, or a list holding it. A claim
+ * name is taken as a top-level claim first (namespaced claims such as `https://example.com/roles` have
+ * dots of their own); when the token has none by that name, the dots walk into nested objects.
+ */
+export function grantsAdmin(payload: JWTPayload, claims: readonly string[]): boolean {
+  return claims.some((claim) => {
+    const value = Object.hasOwn(payload, claim) ? payload[claim] : claimAt(payload, claim.split('.'));
+    return value === 'admin' || (Array.isArray(value) && value.includes('admin'));
+  });
+}
+
+function claimAt(payload: JWTPayload, path: string[]): unknown {
+  let value: unknown = payload;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, key)) {
+      return undefined;
+    }
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
 }
 
 /** Who is asking, for the services: as the auth hook found it. */

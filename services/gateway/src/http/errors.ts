@@ -76,6 +76,9 @@ export function frameworkErrorHandler(
   _request: FastifyRequest,
   reply: FastifyReply,
 ): FastifyReply {
+  // No hook has run, so no security headers either (security-headers.ts): the API's essentials here.
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
   return send(reply, error.statusCode ?? 400, 'invalid_input', error.message);
 }
 

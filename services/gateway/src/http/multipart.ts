@@ -7,7 +7,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Multipart } from '@fastify/multipart';
 import { type MediaKind, SNIFF_BYTES, sniffMediaKind } from '@mediaflow/providers';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import sharp, { type Metadata } from 'sharp';
 import { HttpError } from '../services/errors.ts';
 import type { LocalFile } from '../services/media-intake.ts';
@@ -43,6 +43,9 @@ export interface ParsedForm {
 
 const SPOOL_DIR = path.join(tmpdir(), 'mediaflow-spool');
 
+/** Requests whose response is done with (sent, or its connection closed): their files are removed. */
+const answered = new WeakSet<FastifyRequest>();
+
 /**
  * The one multipart intake of the submission routes, as their preValidation hook: refuses anything but
  * multipart/form-data (415), reads the form (`readForm`) and leaves `toBody(form)` as `request.body`, for
@@ -60,8 +63,8 @@ export function multipartBody(limits: FormLimits, toBody: (form: ParsedForm) => 
  * Reads a multipart submission as it arrives. Each file streams to a spool file on local disk — never
  * whole in memory — while its first bytes decide its kind (415 when it is none of the accepted kinds)
  * and its size is counted against that kind's limit (413). Spool files are deleted when the response
- * goes out, whatever it is (`removeSpooled`): the form is on the request from the start, so that files
- * spooled before a later part is refused are deleted too.
+ * is done with, whatever it is and even if the connection went first (`removeSpooled`): the form is on
+ * the request from the start, so that files spooled before a later part is refused are deleted too.
  */
 async function readForm(request: FastifyRequest, limits: FormLimits): Promise<ParsedForm> {
   const form: ParsedForm = { fields: {}, files: [], order: [] };
@@ -78,7 +81,7 @@ async function readForm(request: FastifyRequest, limits: FormLimits): Promise<Pa
     },
   });
   try {
-    await readParts(parts, form, limits);
+    await readParts(parts, form, limits, () => answered.has(request));
   } catch (error) {
     // The parser stops reading when a file is refused; drain what the client still sends, or its
     // connection would stall with the rest of the body unread.
@@ -88,7 +91,12 @@ async function readForm(request: FastifyRequest, limits: FormLimits): Promise<Pa
   return form;
 }
 
-async function readParts(parts: AsyncIterableIterator<Multipart>, form: ParsedForm, limits: FormLimits): Promise<void> {
+async function readParts(
+  parts: AsyncIterableIterator<Multipart>,
+  form: ParsedForm,
+  limits: FormLimits,
+  gone: () => boolean,
+): Promise<void> {
   for await (const part of parts) {
     if (part.type === 'file') {
       const accepts = limits.fileFields[part.fieldname];
@@ -97,6 +105,11 @@ async function readParts(parts: AsyncIterableIterator<Multipart>, form: ParsedFo
         throw new HttpError(400, 'invalid_input', `unexpected file field "${part.fieldname}"`);
       }
       const file = await spool(part.file, part.fieldname, part.filename, accepts, limits);
+      if (gone()) {
+        // The connection closed while this file was being finished: the request's files are gone already.
+        await rm(file.path, { force: true });
+        throw new HttpError(400, 'invalid_input', 'the connection closed before the request was read');
+      }
       form.files.push(file);
       form.order.push({ field: part.fieldname, file });
       continue;
@@ -117,9 +130,18 @@ async function readParts(parts: AsyncIterableIterator<Multipart>, form: ParsedFo
   }
 }
 
-/** Removes a request's spool files; registered as an onResponse hook. */
-export async function removeSpooled(request: FastifyRequest): Promise<void> {
-  await Promise.all((request.form?.files ?? []).map((file) => rm(file.path, { force: true })));
+/**
+ * Removes a request's spool files once its response is done with: sent, or its connection gone first
+ * (a client that hung up, or one cut off by REQUEST_TIMEOUT_MS mid-upload), which Fastify's onResponse
+ * never hears of. Registered as an onRequest hook of the submission routes.
+ */
+export async function removeSpooled(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  reply.raw.once('close', () => {
+    answered.add(request);
+    Promise.all((request.form?.files ?? []).map((file) => rm(file.path, { force: true }))).catch((error: unknown) =>
+      request.log.warn({ err: error }, 'could not remove a spooled upload'),
+    );
+  });
 }
 
 async function spool(

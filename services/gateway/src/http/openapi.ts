@@ -6,6 +6,9 @@ import type { FastifyInstance, FastifySchema } from 'fastify';
 import packageJson from '../../package.json' with { type: 'json' };
 import { ErrorResponse } from './errors.ts';
 
+/** Swagger UI's prefix. */
+export const DOCS_PATH = '/docs';
+
 export type DocLimits = Pick<Config, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
 
 /** Every error status's meaning and a typical answer, for the docs. */
@@ -104,7 +107,7 @@ export async function registerApiDocs(fastify: FastifyInstance, limits: DocLimit
             scheme: 'bearer',
             bearerFormat: 'JWT',
             description:
-              'HS256 with JWT_SECRET, or RS256 with keys from JWT_JWKS_URL; expired tokens are refused, and `iss`/`aud` are checked when configured. `sub` is the user id. Admin routes need `"role": "admin"` or `"roles": ["admin"]`.',
+              'HS256 with JWT_SECRET, or RS256 with keys from JWT_JWKS_URL; expired tokens are refused, and `iss`/`aud` are checked when configured. `sub` is the user id. Admin routes need the admin role: `"admin"` in one of the claims JWT_ADMIN_CLAIM names (by default `"role": "admin"` or `"roles": ["admin"]`).',
           },
         },
       },
@@ -126,7 +129,7 @@ export async function registerApiDocs(fastify: FastifyInstance, limits: DocLimit
       return document.openapiObject;
     },
   });
-  await fastify.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await fastify.register(fastifySwaggerUi, { routePrefix: DOCS_PATH });
   fastify.get('/openapi.json', { schema: { hide: true } }, async () => fastify.swagger());
 }
 

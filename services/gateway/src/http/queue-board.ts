@@ -10,6 +10,7 @@ import { requireAdmin } from '../services/caller.ts';
 import { HttpError } from '../services/errors.ts';
 import { type AuthOptions, createAuthHook } from './auth.ts';
 import { errorHandler } from './errors.ts';
+import { BOARD_LOGIN_POLICY, withPolicy } from './security-headers.ts';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 const COOKIE = 'mediaflow_board';
@@ -35,15 +36,17 @@ until the browser closes; the token's own expiry still applies.</p>
 export interface QueueBoardOptions {
   auth: AuthOptions;
   queues: Pick<QueueRepository, 'boardQueues'>;
+  /** Mark the sign-in cookie Secure even when the request does not look like https (production). */
+  secureCookie: boolean;
 }
 
 /**
  * Bull Board over every queue, at /admin/queues, for admins: the same JWT check as /api.
  *
  * A browser cannot add an Authorization header to a page load, so the board also takes the token from
- * an HttpOnly, SameSite=Strict cookie scoped to /admin/queues, set by POST /admin/queues/login from the
- * form at GET /admin/queues/login: the token travels in a request body, never in a URL that logs keep,
- * and page scripts cannot read it. The board is read-only (GET only): PostgreSQL is the record of every
+ * an HttpOnly, SameSite=Strict cookie scoped to /admin/queues (and Secure over https or in production),
+ * set by POST /admin/queues/login from the form at GET /admin/queues/login: the token travels in a
+ * request body, never in a URL that logs keep, and page scripts cannot read it. The board is read-only (GET only): PostgreSQL is the record of every
  * job, and the admin API's retries keep it in step with BullMQ, which the board's buttons would not. So
  * the cookie can only ever read, and a cross-site request cannot make it do anything.
  */
@@ -54,11 +57,8 @@ export const queueBoard: FastifyPluginAsyncTypebox<QueueBoardOptions> = async (a
     requireAdmin(request);
   };
 
-  app.get('/login', { schema: { hide: true } }, async (_request, reply) =>
-    reply
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
-      .send(LOGIN_PAGE),
+  app.get('/login', { schema: { hide: true }, helmet: withPolicy(BOARD_LOGIN_POLICY) }, async (_request, reply) =>
+    reply.type('text/html; charset=utf-8').send(LOGIN_PAGE),
   );
 
   // Only the login form posts urlencoded; the rest of the app keeps to JSON and multipart.
@@ -75,7 +75,7 @@ export const queueBoard: FastifyPluginAsyncTypebox<QueueBoardOptions> = async (a
       request.headers.authorization = `Bearer ${token}`;
       await authenticateAdmin(request);
       // No Max-Age: the cookie goes when the browser closes, and the token's expiry is checked on every request.
-      const secure = request.protocol === 'https' ? '; Secure' : '';
+      const secure = request.protocol === 'https' || options.secureCookie ? '; Secure' : '';
       return reply
         .header('set-cookie', `${COOKIE}=${token}; Path=${QUEUE_BOARD_PATH}; HttpOnly; SameSite=Strict${secure}`)
         .redirect(QUEUE_BOARD_PATH, 303);

@@ -11,7 +11,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's user id (the token's `sub`), set by the auth hook on every /api route. */
     userId: string;
-    /** The token carries the admin role (`role: "admin"` or `roles` containing it). */
+    /** The token carries the admin role in one of the JWT_ADMIN_CLAIM claims (by default `role` or `roles`). */
     isAdmin: boolean;
     /**
      * A multipart submission as read so far (multipart.ts): its files, spooled to local disk and deleted

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { callerOf } from '../http/auth.ts';
 import { errorResponses } from '../http/errors.ts';
 import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
+import { requireAdmin } from '../services/caller.ts';
 import type { Idempotency } from '../services/idempotency.ts';
 import type { Jobs } from '../services/jobs.ts';
 
@@ -28,13 +29,19 @@ const FailedJob = Type.Object({
 });
 
 /**
- * Ops routes: failed jobs per queue, and running them again. Admin role only; everyone else gets 403
- * (the jobs service checks, after an Idempotency-Key is claimed, as for any POST).
+ * Ops routes: failed jobs per queue, and running them again. Admin role only; everyone else gets 403.
+ *
+ * The role is checked in onRequest, right after the /api auth hook and before anything reads the
+ * request: a caller without it hears 403 (401 without a token) whatever its query or body, which is
+ * never parsed or validated, and nothing is written for it, not even an Idempotency-Key claim. The jobs
+ * service checks again, for any other caller it may get.
  */
 export const adminRoutes: FastifyPluginAsyncTypebox<{ jobs: Jobs; idempotency: Idempotency }> = async (
   app,
   options,
 ) => {
+  app.addHook('onRequest', async (request) => requireAdmin(callerOf(request)));
+
   app.get(
     '/admin/jobs/failed',
     {

@@ -3,7 +3,7 @@ import { silentLogger } from '@mediaflow/logger';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { Generation, type GenerationRequest } from './generation.ts';
-import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
+import { type IdempotencyScope, NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { Submissions } from './submissions.ts';
 import { FakeJobs, FakeQueues } from './test-fakes.ts';
 
@@ -12,27 +12,29 @@ const png = (width: number, height: number) =>
     .png()
     .toBuffer();
 
-function setup(options: { inFlight?: number } = {}) {
+function setup() {
   const jobs = new FakeJobs();
   const counted: string[] = [];
   const generation = new Generation({
     jobs: {
       countUnfinished: async (ownerId, kind) => {
         counted.push(`${ownerId}/${kind}`);
-        return options.inFlight ?? 0;
+        return jobs.countUnfinished(ownerId, kind);
       },
     },
     submissions: new Submissions({ jobs, queues: new FakeQueues(), log: silentLogger }),
     maxImagePixels: 10_000,
     maxInFlight: 3,
   });
-  const submit = (request: Partial<GenerationRequest>) =>
-    generation.submit(
-      { ownerId: 'alice', prompt: 'a cat', context: { requestId: 'req-1' }, ...request },
-      NO_IDEMPOTENCY_KEY,
-    );
+  const submit = (request: Partial<GenerationRequest>, scope: IdempotencyScope = NO_IDEMPOTENCY_KEY) =>
+    generation.submit({ ownerId: 'alice', prompt: 'a cat', context: { requestId: 'req-1' }, ...request }, scope);
   return { jobs, counted, submit };
 }
+
+/** A scope whose answers go under the key `key` of alice's. */
+const keyed = (key: string): IdempotencyScope => ({
+  answer: (status, response) => ({ userId: 'alice', key, status, response }),
+});
 
 describe('Generation', () => {
   it('queues a generate-image job with the reference image as its stored input', async () => {
@@ -41,7 +43,7 @@ describe('Generation', () => {
     const answer = await submit({ aspectRatio: '16:9', referenceImage: reference });
     expect(answer.status).toBe(202);
     const job = jobs.only();
-    expect(job).toMatchObject({ id: answer.body.jobId, kind: 'generate-image', ownerId: 'alice' });
+    expect(job).toMatchObject({ id: answer.body.jobId, kind: 'generate-image', ownerId: 'alice', inFlightCap: 3 });
     expect(job.plan).toEqual({
       last: {
         name: 'generate-image',
@@ -90,9 +92,33 @@ describe('Generation', () => {
   });
 
   it('answers 429 with Retry-After once the user has the most generations in flight', async () => {
-    const { jobs, counted, submit } = setup({ inFlight: 3 });
-    await expect(submit({})).rejects.toMatchObject({ statusCode: 429, code: 'rate_limited', retryAfterS: 5 });
-    expect(counted).toEqual(['alice/generate-image']);
-    expect(jobs.rows.size).toBe(0);
+    const { jobs, counted, submit } = setup();
+    await submit({}, keyed('k1'));
+    await submit({ referenceImage: await png(40, 20) }, keyed('k2'));
+    await submit({ ownerId: 'bob' });
+    await submit({}, keyed('k3'));
+    // The count is read only to word the refusal: the insert itself holds the cap.
+    expect(counted).toEqual([]);
+
+    await expect(submit({}, keyed('k4'))).rejects.toMatchObject({
+      statusCode: 429,
+      code: 'rate_limited',
+      message: 'you have 3 generations queued or running; wait for one to finish',
+      retryAfterS: 5,
+    });
+    await expect(submit({ referenceImage: await png(40, 20) })).rejects.toMatchObject({ statusCode: 429 });
+    expect(counted).toEqual(['alice/generate-image', 'alice/generate-image']);
+    expect(jobs.rows.size).toBe(4);
+    expect(jobs.answers.map((answer) => answer.key)).toEqual(['k1', 'k2', 'k3']);
+    expect((await submit({ ownerId: 'bob' })).status).toBe(202);
+  });
+
+  it('passes on any other failure to write the job as it is', async () => {
+    const { jobs, counted, submit } = setup();
+    jobs.create = async () => {
+      throw new Error('the database is away');
+    };
+    await expect(submit({})).rejects.toThrow('the database is away');
+    expect(counted).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { JobInput, JobsRepository } from '@mediaflow/db';
+import { InFlightCapReached, type JobInput, type JobsRepository, type NewJobRecord } from '@mediaflow/db';
 import { type AspectRatio, type JobContext, type JobRequest, REFERENCE_IMAGE_INPUT } from '@mediaflow/domain';
 import { inspectImage } from '@mediaflow/providers';
 import { HttpError } from './errors.ts';
 import type { Answer, IdempotencyScope } from './idempotency.ts';
-import type { Accepted, Submissions } from './submissions.ts';
+import type { Accepted, NewSubmission, Submissions } from './submissions.ts';
 
 export interface GenerationRequest {
   ownerId: string;
@@ -20,10 +20,11 @@ export interface GenerationRequest {
 }
 
 export interface GenerationDeps {
+  /** Read only to tell a refused user how many generations they have in flight. */
   jobs: Pick<JobsRepository, 'countUnfinished'>;
   submissions: Pick<Submissions, 'accept'>;
   maxImagePixels: number;
-  /** Generations one user may have queued or running at once. */
+  /** Generations one user may have queued or running at once: the job row is written only within it. */
   maxInFlight: number;
 }
 
@@ -39,8 +40,26 @@ export class Generation {
     const { ownerId, prompt, aspectRatio, referenceImage } = request;
     if (prompt.trim().length === 0) throw new HttpError(400, 'invalid_input', 'prompt must not be blank');
     const inputs: JobInput[] = referenceImage === undefined ? [] : [await this.referenceInput(referenceImage)];
-    const inFlight = await this.deps.jobs.countUnfinished(ownerId, 'generate-image');
-    if (inFlight >= this.deps.maxInFlight) {
+    try {
+      return await this.deps.submissions.accept((jobId) => {
+        const last: JobRequest = {
+          name: 'generate-image',
+          payload: { ownerId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0, jobId },
+        };
+        // The cap is checked by the insert of the job row itself (JobsRepository.create, which `accept`
+        // hands this record to), so requests racing each other cannot all pass it.
+        const job: NewSubmission & Pick<NewJobRecord, 'inFlightCap'> = {
+          kind: 'generate-image',
+          ownerId,
+          plan: { last, context: request.context },
+          inputs,
+          inFlightCap: this.deps.maxInFlight,
+        };
+        return job;
+      }, scope);
+    } catch (error) {
+      if (!(error instanceof InFlightCapReached)) throw error;
+      const inFlight = await this.deps.jobs.countUnfinished(ownerId, 'generate-image');
       throw new HttpError(
         429,
         'rate_limited',
@@ -48,13 +67,6 @@ export class Generation {
         { retryAfterS: 5 },
       );
     }
-    return this.deps.submissions.accept((jobId) => {
-      const last: JobRequest = {
-        name: 'generate-image',
-        payload: { ownerId, prompt, ...(aspectRatio ? { aspectRatio } : {}), hasReference: inputs.length > 0, jobId },
-      };
-      return { kind: 'generate-image', ownerId, plan: { last, context: request.context }, inputs };
-    }, scope);
   }
 
   /** The reference image as the job's stored input: a JPEG, PNG or WebP within the pixel limit. */

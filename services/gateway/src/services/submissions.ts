@@ -24,6 +24,8 @@ export interface NewSubmission {
   plan: JobPlan;
   inputs?: JobInput[];
   steps?: NewJobStep[];
+  /** At most this many unfinished jobs of its kind per owner (generations in flight). */
+  inFlightCap?: number;
 }
 
 /** One item of a media submission: one step, promoting it into `folder` under the name `publicId` gives. */

@@ -3,14 +3,15 @@
  * no store. Each keeps what was done to it, for the tests to look at.
  */
 
-import type {
-  GeneratedAssetRow,
-  IdempotencyClaim,
-  IdempotentAnswer,
-  JobsRepository,
-  NewJobRecord,
+import {
+  type GeneratedAssetRow,
+  type IdempotencyClaim,
+  type IdempotentAnswer,
+  InFlightCapReached,
+  type JobsRepository,
+  type NewJobRecord,
 } from '@mediaflow/db';
-import type { StoredMedia } from '@mediaflow/domain';
+import type { JobKind, StoredMedia } from '@mediaflow/domain';
 import type { UploadRequest } from '@mediaflow/providers';
 import type { QueueRepository } from '@mediaflow/queue';
 import type { IdempotencyKeys } from './idempotency.ts';
@@ -50,8 +51,11 @@ export class FakeIdempotencyKeys implements IdempotencyKeys {
   }
 }
 
-/** Job rows: `create` writes the answer it is given under its key, as the real one does in its commit. */
-export class FakeJobs implements Pick<JobsRepository, 'create' | 'delete'> {
+/**
+ * Job rows, all of them unfinished: `create` writes the answer it is given under its key, as the real one
+ * does in its commit, and refuses a job over its `inFlightCap` as the real one does, writing nothing.
+ */
+export class FakeJobs implements Pick<JobsRepository, 'create' | 'delete' | 'countUnfinished'> {
   readonly rows = new Map<string, NewJobRecord>();
   readonly answers: IdempotentAnswer[] = [];
   private readonly keys: FakeIdempotencyKeys | undefined;
@@ -61,6 +65,9 @@ export class FakeJobs implements Pick<JobsRepository, 'create' | 'delete'> {
   }
 
   async create(job: NewJobRecord, answer?: IdempotentAnswer): Promise<void> {
+    if (job.inFlightCap !== undefined && this.unfinished(job.ownerId, job.kind) >= job.inFlightCap) {
+      throw new InFlightCapReached(job.ownerId, job.kind, job.inFlightCap);
+    }
     this.rows.set(job.id, job);
     if (answer) {
       this.answers.push(answer);
@@ -70,6 +77,14 @@ export class FakeJobs implements Pick<JobsRepository, 'create' | 'delete'> {
 
   async delete(id: string): Promise<void> {
     this.rows.delete(id);
+  }
+
+  async countUnfinished(ownerId: string, kind: JobKind): Promise<number> {
+    return this.unfinished(ownerId, kind);
+  }
+
+  private unfinished(ownerId: string, kind: JobKind): number {
+    return [...this.rows.values()].filter((row) => row.ownerId === ownerId && row.kind === kind).length;
   }
 
   /** The only row, for tests that accept one job. */
