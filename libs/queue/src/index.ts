@@ -9,4 +9,11 @@ export {
   type RetryPolicy,
 } from './queue-repository.ts';
 export { closeOnSignal } from './shutdown.ts';
-export { type HandlerMap, type JobStateRecorder, type QueueWorker, startWorker, type WorkerOptions } from './worker.ts';
+export {
+  type HandlerMap,
+  type JobChange,
+  type JobStateRecorder,
+  type QueueWorker,
+  startWorker,
+  type WorkerOptions,
+} from './worker.ts';

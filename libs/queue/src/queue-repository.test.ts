@@ -39,6 +39,7 @@ function memoryRecorder(): JobStateRecorder & { calls: Array<{ call: string; ref
     ping: async () => {},
     markCompleted: async (ref) => {
       calls.push({ call: 'completed', ref });
+      return ref.step === undefined;
     },
     markRetrying: async (ref, error) => {
       calls.push({ call: 'retrying', ref, error });

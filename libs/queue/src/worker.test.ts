@@ -97,6 +97,7 @@ function memoryRecorder(
     },
     markCompleted: async (ref: JobRef, result: unknown) => {
       calls.push({ call: 'completed', ref, result });
+      return ref.step === undefined;
     },
     markRetrying: async (ref: JobRef, error: JobErrorRecord) => {
       calls.push({ call: 'retrying', ref, error });

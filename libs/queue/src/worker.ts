@@ -34,7 +34,8 @@ export type HandlerMap<Q extends QueueName, Deps> = {
 /** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
 export interface JobStateRecorder {
   markActive(ref: JobRef): Promise<JobStartOutcome>;
-  markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<void>;
+  /** Answers whether this completed the whole job (a submission completes with its last step). */
+  markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<boolean>;
   markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
   markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
   /** Back to queued with `note` (its attempt taken back when `uncount`), unless it has moved since `since`. */
@@ -56,6 +57,18 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
   logger: Logger;
   /** Jobs started per minute across every worker of the queue (BullMQ's queue-wide limiter); none when unset. */
   maxPerMinute?: number;
+  /**
+   * Told after each change of a job's recorded state has been committed (so a listener reading PostgreSQL
+   * sees it), with `ended` when the whole job has just completed or failed. A listener's failure is
+   * logged and never fails the job.
+   */
+  onChange?: (change: JobChange) => unknown;
+}
+
+/** A job whose recorded state has just changed. */
+export interface JobChange {
+  ref: JobRef;
+  ended?: 'completed' | 'failed';
 }
 
 /**
@@ -88,6 +101,16 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   });
   watchRedis(options.connection, options.queue, logger);
 
+  /** Tells the listener of a committed change; its failure is logged, never the job's. */
+  const changed = async (ref: JobRef, ended?: JobChange['ended']): Promise<void> => {
+    if (!options.onChange) return;
+    try {
+      await options.onChange(ended ? { ref, ended } : { ref });
+    } catch (err) {
+      logger.warn({ err, ...ref }, 'could not announce a change of job state');
+    }
+  };
+
   /** True when PostgreSQL does not answer now (or an outage is already under way). */
   const databaseAway = async (): Promise<boolean> => {
     if (database.isDown) return true;
@@ -111,13 +134,14 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     started: boolean,
   ) => {
     const since = new Date();
-    database.report(error, () =>
-      recorder.markWaiting(
+    database.report(error, async () => {
+      await recorder.markWaiting(
         ref,
         { code: 'dependency_unavailable', message: 'waiting for the database to come back', retryable: true },
         { since, uncount: started },
-      ),
-    );
+      );
+      await changed(ref);
+    });
     await job.moveToDelayed(Date.now() + database.retryDelayMs(), token);
     return new DelayedError();
   };
@@ -141,6 +165,7 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       // A worker deployed out of step with the job contracts: the job fails, and its poller hears why.
       const message = `queue "${options.queue}" has no handler for job "${job.name}"`;
       await recorder.markFailed(ref, { code: 'internal', message, retryable: false }).catch(recordingFailed);
+      await changed(ref, 'failed');
       throw new UnrecoverableError(message);
     }
     const start = await recorder.markActive(ref).catch(recordingFailed);
@@ -149,6 +174,7 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has failed: no work to do.
     if (start === 'ended') throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
     started = true;
+    await changed(ref);
 
     log.info('job started');
     const stopTimer = jobDuration.startTimer({ kind: job.name });
@@ -166,6 +192,7 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
         );
         const note = { code: 'provider_quota' as const, message: (error as Error).message, retryable: true };
         await recorder.markWaiting(ref, note, { since: new Date(), uncount: true }).catch(recordingFailed);
+        await changed(ref);
         await limiter.rateLimit(waitMs);
         workerPausedSeconds.inc({ queue: options.queue, cause: `quota:${providerOf(error)}` }, waitMs / 1000);
         throw new RateLimitError();
@@ -181,16 +208,19 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       if (final) {
         log.error({ err: error, code: failure.code }, 'job failed');
         await recorder.markFailed(ref, failure).catch(recordingFailed);
+        await changed(ref, 'failed');
       } else {
         log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
         await recorder.markRetrying(ref, failure).catch(recordingFailed);
+        await changed(ref);
       }
       if (!failure.retryable && !(error instanceof UnrecoverableError)) {
         throw Object.assign(new UnrecoverableError(failure.message), { cause: error });
       }
       throw error;
     }
-    await recorder.markCompleted(ref, result).catch(recordingFailed);
+    const jobCompleted = await recorder.markCompleted(ref, result).catch(recordingFailed);
+    await changed(ref, jobCompleted ? 'completed' : undefined);
     stopTimer({ outcome: 'completed' });
     log.info('job completed');
     return result;

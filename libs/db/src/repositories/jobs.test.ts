@@ -591,13 +591,13 @@ describe('JobsRepository', () => {
       await jobs.markActive({ jobId: id, step: 1 });
       await jobs.markCompleted({ jobId: id, step: 1 }, stored('b.jpg'));
       await jobs.markActive({ jobId: id, step: 0 });
-      await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
+      expect(await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'))).toBe(false);
       let row = await job(id);
       expect(row).toMatchObject({ status: 'active', result: null, finishedAt: null });
 
       const written = { postId: randomUUID(), media: [{ id: randomUUID(), url: 'u', type: 'image' as const }] };
       await jobs.markActive({ jobId: id, step: 2 });
-      await jobs.markCompleted({ jobId: id, step: 2 }, written);
+      expect(await jobs.markCompleted({ jobId: id, step: 2 }, written)).toBe(true);
       row = await job(id);
       expect(row).toMatchObject({ status: 'completed', result: written, error: null });
       expect(row.finishedAt).toBeInstanceOf(Date);

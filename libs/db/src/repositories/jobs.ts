@@ -310,11 +310,14 @@ export class JobsRepository {
     await pingDatabase(this.db);
   }
 
-  /** A job with steps completes, with its last step's result, once every step has. */
-  async markCompleted(ref: JobRef, result: StepResult): Promise<void> {
+  /**
+   * A job with steps completes, with its last step's result, once every step has. Answers whether this
+   * completed the whole job.
+   */
+  async markCompleted(ref: JobRef, result: StepResult): Promise<boolean> {
     const now = new Date();
     const json = JSON.stringify(result);
-    await this.db.transaction().execute(async (trx) => {
+    return this.db.transaction().execute(async (trx) => {
       if (ref.step !== undefined) {
         await trx
           .updateTable('job_steps')
@@ -328,13 +331,14 @@ export class JobsRepository {
           .where('jobId', '=', ref.jobId)
           .where('state', '!=', 'completed')
           .executeTakeFirst();
-        if (unfinished) return;
+        if (unfinished) return false;
       }
       await trx
         .updateTable('jobs')
         .set({ status: 'completed', result: json, error: null, updatedAt: now, finishedAt: now })
         .where('id', '=', ref.jobId)
         .execute();
+      return true;
     });
   }
 
