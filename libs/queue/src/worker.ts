@@ -256,7 +256,9 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));
   const running = worker;
   return {
-    pause: () => running.pause(true),
+    // Waits for the jobs in hand and for any fetch under way (BullMQ's pause without doNotWaitActive): a
+    // fetch already in flight could otherwise still hand the worker a job after pause() has returned.
+    pause: () => running.pause(),
     resume: () => running.resume(),
     close: async (force) => {
       database.stop();
@@ -302,6 +304,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 /** A running worker: it stops taking jobs on pause (what runs finishes) and on close. */
 export interface QueueWorker {
+  /** Resolves once no job runs and none can be fetched until `resume`. */
   pause(): Promise<void>;
   resume(): void;
   /** Waits for running jobs unless `force`. */
