@@ -19,6 +19,10 @@ export function createDb(databaseUrl: string, options: { maxConnections?: number
   // An idle connection whose server went away (a restart, a failover) is dropped by the pool and the
   // next query opens a new one; without a listener its error would crash the process.
   pool.on('error', () => {});
+  // The same for a connection that dies while checked out (mid-transaction, say): the pool's listener is
+  // off it then, and pg would crash the process with the error. The query using it fails with the error
+  // anyway, and the pool discards a connection that can no longer be queried when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
