@@ -8,7 +8,7 @@ WORKDIR /app
 # Only the manifests, so the install layer is rebuilt only when dependencies change. The globs (COPY
 # --parents needs the syntax line above) pick up every workspace, new ones included.
 COPY package.json package-lock.json ./
-COPY --parents libs/*/package.json services/*/package.json e2e/package.json scripts/package.json ./
+COPY --parents libs/*/package.json services/*/package.json apps/*/package.json e2e/package.json scripts/package.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:24-slim

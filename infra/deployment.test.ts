@@ -21,6 +21,7 @@ const MIGRATE = 'scripts/src/migrate.ts';
 // Credentials belong in the Secret, never in the ConfigMap or a manifest's literal env.
 const SECRET_VARIABLES = [
   'JWT_SECRET',
+  'EVENTS_TOKEN_SECRET',
   'DATABASE_URL',
   'REDIS_URL',
   'GEMINI_API_KEY',

@@ -27,8 +27,8 @@ interface OpenApi {
   paths: Record<string, Record<string, Operation>>;
 }
 
-/** Internal and static routes, left out of the docs on purpose. */
-const UNDOCUMENTED = ['/docs', '/openapi.json', '/media/', '/admin/queues'];
+/** Internal and static routes, left out of the docs on purpose; `*` is the CORS preflights' OPTIONS route. */
+const UNDOCUMENTED = ['/docs', '/openapi.json', '/media/', '/admin/queues', '*'];
 // An unusual size, so the docs can be seen to take it from the configuration.
 const MAX_IMAGE_BYTES = 7 * 1024 * 1024;
 

@@ -56,16 +56,27 @@ describe('fuzzing every route with malformed input', () => {
   async function snapshot() {
     const db = stack.database.db;
     const counts = await Promise.all(
-      (['jobs', 'posts', 'media', 'blogs', 'brands', 'generated_assets', 'idempotency_keys'] as const).map(
-        async (table) =>
-          Number(
-            (
-              await db
-                .selectFrom(table)
-                .select((eb) => eb.fn.countAll<string>().as('n'))
-                .executeTakeFirstOrThrow()
-            ).n,
-          ),
+      (
+        [
+          'jobs',
+          'posts',
+          'media',
+          'blogs',
+          'brands',
+          'generated_assets',
+          'idempotency_keys',
+          'webhooks',
+          'webhook_deliveries',
+        ] as const
+      ).map(async (table) =>
+        Number(
+          (
+            await db
+              .selectFrom(table)
+              .select((eb) => eb.fn.countAll<string>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        ),
       ),
     );
     const files = await readdir(stack.mediaDir, { recursive: true });
@@ -210,6 +221,27 @@ describe('fuzzing every route with malformed input', () => {
         },
         body: '{"name": 7}',
       }),
+      () => ({ method: 'POST', path: '/api/webhooks', ...json({ url: oddValue(), events: oddValue() }) }),
+      () => ({ method: 'POST', path: '/api/webhooks', ...json({ url: odd(), events: [odd()] }) }),
+      // Refused by the SSRF guard: literal addresses only, so nothing is resolved or called.
+      () => ({
+        method: 'POST',
+        path: '/api/webhooks',
+        ...json({
+          url: rng.pick([
+            'http://93.184.216.34/hook',
+            'https://127.0.0.1/hook',
+            'https://10.0.0.1/hook',
+            'https://169.254.169.254/latest/meta-data',
+            'https://[::1]/hook',
+            'https://[::ffff:127.0.0.1]/hook',
+            'https://user:pass@93.184.216.34/hook',
+            'ftp://93.184.216.34/hook',
+          ]),
+        }),
+      }),
+      () => ({ method: 'DELETE', path: `/api/webhooks/${enc(odd().slice(0, 300))}`, headers: {} }),
+      () => ({ method: 'GET', path: `/api/webhooks/${enc(odd().slice(0, 300))}/deliveries`, headers: {} }),
       () => ({ method: 'GET', path: `/media/${enc(odd().slice(0, 200))}`, headers: {} }),
       () => ({ method: 'GET', path: '/api/jobs/%E0%A4%A', headers: {} }),
       () => ({ method: 'GET', path: '/media/..%2f..%2fetc%2fpasswd', headers: {} }),

@@ -17,8 +17,13 @@ async function submit(stack: Stack, fields: Record<string, string | Blob>, user 
     form.append(name, value, ...(value instanceof Blob ? ['reference.png'] : []));
   const response = await stack.request('POST', '/api/ai-agent/generate-image', { user, form });
   expect(response.status).toBe(202);
-  const body = (await response.json()) as { jobId: string; status: string; statusUrl: string };
-  expect(body).toEqual({ jobId: expect.any(String), status: 'queued', statusUrl: `/api/jobs/${body.jobId}` });
+  const body = (await response.json()) as { jobId: string; status: string; statusUrl: string; eventsUrl: string };
+  expect(body).toEqual({
+    jobId: expect.any(String),
+    status: 'queued',
+    statusUrl: `/api/jobs/${body.jobId}`,
+    eventsUrl: expect.stringMatching(`^/api/jobs/${body.jobId}/events\\?token=`),
+  });
   return body.jobId;
 }
 

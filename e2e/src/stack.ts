@@ -7,6 +7,7 @@ import type { QueueName } from '@mediaflow/domain';
 import { buildServer } from '@mediaflow/gateway';
 import { generatorService } from '@mediaflow/generator';
 import { createLogger } from '@mediaflow/logger';
+import { notifierService } from '@mediaflow/notifier';
 import { persistenceService } from '@mediaflow/persistence';
 import { buildMediaStore, usesLocalStore } from '@mediaflow/providers';
 import { QueueRepository } from '@mediaflow/queue';
@@ -151,6 +152,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           startWorkerService(generatorService, clients, { background: false }),
           startWorkerService(storageService, clients, { background: false }),
           startWorkerService(persistenceService, clients, { background: false }),
+          startWorkerService(notifierService, clients, { background: false }),
         ];
 
   const request = async (method: string, route: string, opts: RequestOptions = {}): Promise<Response> => {

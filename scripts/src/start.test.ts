@@ -26,6 +26,7 @@ describe('npm start', () => {
     const database = await createTestDatabase();
     const redis = createTestRedis();
     const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-start-'));
+    const webAppDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-start-web-'));
     const port = await sparePort();
     const base = `http://127.0.0.1:${port}`;
     const launcher = run({
@@ -36,6 +37,7 @@ describe('npm start', () => {
       QUEUE_PREFIX: redis.prefix,
       JWT_SECRET: TEST_JWT_SECRET,
       MEDIA_DIR: mediaDir,
+      WEB_APP_DIR: webAppDir,
       PUBLIC_URL: base,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'development',
@@ -43,6 +45,14 @@ describe('npm start', () => {
     try {
       await waitFor(async () => (await fetch(`${base}/readyz`)).ok, 20_000, launcher.output);
       expect(launcher.output()).toContain('LOCAL generator');
+      // The web app, built before the services started, and a token to sign in to it with.
+      expect(launcher.output()).toContain(`web app: http://localhost:${port}/app/`);
+      const devToken = /development token .*\n\s+(\S+)/.exec(launcher.output())?.[1];
+      const app = await fetch(`${base}/app/`);
+      expect(app.status).toBe(200);
+      expect(await app.text()).toContain('<title>mediaflow</title>');
+      const brands = await fetch(`${base}/api/brands`, { headers: { authorization: `Bearer ${devToken}` } });
+      expect(brands.status).toBe(200);
 
       const headers = { authorization: `Bearer ${await signToken('alice')}`, 'content-type': 'application/json' };
       const accepted = await fetch(`${base}/api/ai-agent/generate-image`, {
@@ -97,6 +107,7 @@ describe('npm start', () => {
       await redis.cleanup();
       await database.drop();
       await rm(mediaDir, { recursive: true, force: true });
+      await rm(webAppDir, { recursive: true, force: true });
     }
   });
 

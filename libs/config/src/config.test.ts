@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARIABLES, loadConfig } from './config.ts';
 
@@ -93,7 +94,11 @@ describe('loadConfig', () => {
   });
 
   it('takes RS256 alone in production when a JWKS URL is set, with no built-in secret', () => {
-    const config = loadConfig({ ...PRODUCTION_IDENTITY, JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' });
+    const config = loadConfig({
+      ...PRODUCTION_IDENTITY,
+      JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json',
+      EVENTS_TOKEN_SECRET: 'an-events-token-secret-of-32-or-more-chars',
+    });
     expect(config.jwt).toMatchObject({
       secret: undefined,
       isDevelopmentDefault: false,
@@ -106,7 +111,7 @@ describe('loadConfig', () => {
   it('refuses production with neither issuer nor audience, whether HS256 or JWKS, naming both', () => {
     const identities: Array<Record<string, string>> = [
       { JWT_SECRET: PRODUCTION_HS256.JWT_SECRET },
-      { JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' },
+      { JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json', EVENTS_TOKEN_SECRET: PRODUCTION_HS256.JWT_SECRET },
     ];
     for (const identity of identities) {
       const problems = problemsOf({ NODE_ENV: 'production', ...identity });
@@ -118,6 +123,23 @@ describe('loadConfig', () => {
     // Development and tests keep them optional, and a JWKS over http (a local identity provider).
     expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).jwt.issuer).toBeUndefined();
     expect(loadConfig(PRODUCTION_HS256).jwt).toMatchObject({ issuer: 'https://id.example/', audience: 'mediaflow' });
+  });
+
+  it('signs events tokens with EVENTS_TOKEN_SECRET, else JWT_SECRET, and wants one in production with JWKS alone', () => {
+    const jwks = { ...PRODUCTION_IDENTITY, JWT_JWKS_URL: 'https://id.example/.well-known/jwks.json' };
+    expect(problemsOf(jwks)).toEqual([expect.stringContaining('EVENTS_TOKEN_SECRET must be set to at least 32')]);
+    expect(problemsOf({ ...jwks, EVENTS_TOKEN_SECRET: 'short' })).toEqual([
+      expect.stringContaining('EVENTS_TOKEN_SECRET must be at least 32 characters'),
+    ]);
+    const own = 'an-events-token-secret-of-32-or-more-chars';
+    expect(loadConfig({ ...jwks, EVENTS_TOKEN_SECRET: own }).eventsTokenSecret).toBe(own);
+    expect(loadConfig(PRODUCTION_HS256).eventsTokenSecret).toBe(PRODUCTION_HS256.JWT_SECRET);
+    expect(loadConfig({ ...PRODUCTION_HS256, EVENTS_TOKEN_SECRET: own }).eventsTokenSecret).toBe(own);
+    // Development borrows the built-in secret, with or without a JWKS.
+    expect(loadConfig({}).eventsTokenSecret).toBe(loadConfig({}).jwt.secret);
+    expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks.json' }).eventsTokenSecret).toEqual(
+      expect.any(String),
+    );
   });
 
   it('reads the admin claims: role and roles by default, or a comma list of names and dot paths', () => {
@@ -140,6 +162,20 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('allows no CORS origins by default in production, and the web app dev server and itself otherwise', () => {
+    expect(loadConfig(PRODUCTION_HS256).corsOrigins).toEqual([]);
+    expect(loadConfig({}).corsOrigins).toEqual(['http://localhost:5173', 'http://localhost:3000']);
+    expect(loadConfig({ PUBLIC_URL: 'https://media.example/base/', PORT: '8080' }).corsOrigins).toEqual([
+      'http://localhost:5173',
+      'https://media.example',
+    ]);
+    expect(
+      loadConfig({ ...PRODUCTION_HS256, CORS_ORIGINS: 'https://app.example, http://localhost:8081/' }).corsOrigins,
+    ).toEqual(['https://app.example', 'http://localhost:8081']);
+    for (const bad of ['*', 'app.example', 'https://app.example/path', 'ftp://app.example', 'https://a.example,nope'])
+      expect(problemsOf({ CORS_ORIGINS: bad }), bad).toEqual([expect.stringContaining('CORS_ORIGINS must be')]);
+  });
+
   it('reads the HTTP timeouts and the Gemini rate cap, with their defaults', () => {
     const defaults = loadConfig({});
     expect(defaults).toMatchObject({ requestTimeoutMs: 600_000, connectionTimeoutMs: 60_000 });
@@ -147,6 +183,37 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ REQUEST_TIMEOUT_MS: '1000', CONNECTION_TIMEOUT_MS: '5000', GEMINI_MAX_RPM: '30' }),
     ).toMatchObject({ requestTimeoutMs: 1000, connectionTimeoutMs: 5000, geminiMaxRpm: 30 });
+  });
+
+  it('serves the web app by default in development only, from apps/web/dist unless WEB_APP_DIR says otherwise', () => {
+    expect(loadConfig({}).serveWebApp).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).serveWebApp).toBe(false);
+    expect(loadConfig({ ...PRODUCTION_HS256 }).serveWebApp).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', SERVE_WEB_APP: 'true' }).serveWebApp).toBe(true);
+    expect(loadConfig({ SERVE_WEB_APP: 'false' }).serveWebApp).toBe(false);
+    expect(loadConfig({}).webAppDir).toBe(fileURLToPath(new URL('../../../apps/web/dist', import.meta.url)));
+    expect(loadConfig({ WEB_APP_DIR: '/srv/web' }).webAppDir).toBe('/srv/web');
+    expect(problemsOf({ SERVE_WEB_APP: 'yes' })).toEqual([
+      expect.stringContaining('SERVE_WEB_APP must be one of true, false'),
+    ]);
+  });
+
+  it('reads the webhook settings: public https only and 30 s first retry by default, private refused in production', () => {
+    expect(loadConfig({})).toMatchObject({
+      webhooks: { allowPrivate: false },
+      jobs: { webhookBackoffMs: 30_000 },
+      notifierConcurrency: 10,
+    });
+    expect(
+      loadConfig({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_BACKOFF_MS: '200', NOTIFIER_CONCURRENCY: '3' }),
+    ).toMatchObject({ webhooks: { allowPrivate: true }, jobs: { webhookBackoffMs: 200 }, notifierConcurrency: 3 });
+    expect(problemsOf({ WEBHOOK_ALLOW_PRIVATE: 'yes' })).toEqual([
+      'WEBHOOK_ALLOW_PRIVATE must be one of true, false (got "yes")',
+    ]);
+    expect(problemsOf({ ...PRODUCTION_HS256, WEBHOOK_ALLOW_PRIVATE: 'true' })).toEqual([
+      'WEBHOOK_ALLOW_PRIVATE must not be true when NODE_ENV=production',
+    ]);
+    expect(problemsOf({ ...PRODUCTION_HS256, WEBHOOK_ALLOW_PRIVATE: 'false' })).toEqual([]);
   });
 
   it('parses durations', () => {

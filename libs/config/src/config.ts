@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The one typed view of the environment. Every service builds it once at start with
@@ -30,6 +31,12 @@ export interface Config {
   otelServiceName: string | undefined;
   /** Base of the URLs the local disk store hands out (the gateway serves them under /media/). */
   publicUrl: string;
+  /**
+   * Origins whose browser pages may call the API (CORS_ORIGINS): each exactly as a browser sends it in
+   * `Origin` (scheme, host, port). Empty in production unless set; otherwise the web app's dev server
+   * (http://localhost:5173) and the gateway's own origin.
+   */
+  corsOrigins: string[];
   databaseUrl: string;
   redisUrl: string;
   /** REDIS_URL is one node of a Redis Cluster. */
@@ -50,6 +57,11 @@ export interface Config {
      */
     adminClaims: string[];
   };
+  /**
+   * Signs the short-lived tokens in a 202 answer's `eventsUrl` (EVENTS_TOKEN_SECRET): by default
+   * JWT_SECRET (or, in development, its built-in stand-in); required in production when only a JWKS is set.
+   */
+  eventsTokenSecret: string;
   /** Requests per user per minute, by class; kept in Redis so they hold across gateway replicas. */
   rateLimits: { generate: number; write: number; read: number };
   /** Generations one user may have queued or running at once. */
@@ -64,6 +76,10 @@ export interface Config {
   imagekit: { privateKey: string; urlEndpoint: string; baseUrl: string | undefined } | undefined;
   uploadTimeoutMs: number;
   mediaDir: string;
+  /** The gateway serves the web app (apps/web) at /app/ (SERVE_WEB_APP; on by default in development). */
+  serveWebApp: boolean;
+  /** The built web app's folder (WEB_APP_DIR; apps/web/dist by default). */
+  webAppDir: string;
   tempAssetTtlMs: number;
   /** How often the reconciler looks for accepted jobs that Redis lost (run by the storage worker). */
   reconcileIntervalMs: number;
@@ -75,10 +91,24 @@ export interface Config {
   maxVideoBytes: number;
   /** Tries per job, the first retry's delay, and how long a worker's hold on a job lasts without renewal
    *  (a worker that dies mid-job loses it after this and another worker runs the job again). */
-  jobs: { attempts: number; backoffMs: number; lockMs: number };
+  jobs: {
+    attempts: number;
+    backoffMs: number;
+    lockMs: number;
+    /** A webhook delivery's first retry delay (WEBHOOK_BACKOFF_MS); it doubles up to 4 h, 15 tries in all. */
+    webhookBackoffMs: number;
+  };
   generatorConcurrency: number;
   storageConcurrency: number;
   persistenceConcurrency: number;
+  notifierConcurrency: number;
+  webhooks: {
+    /**
+     * WEBHOOK_ALLOW_PRIVATE: webhook URLs may be http: and point at loopback addresses (development and
+     * tests only; refused when NODE_ENV=production). Otherwise only https: URLs whose every address is public.
+     */
+    allowPrivate: boolean;
+  };
 }
 
 export interface CloudinaryConfig {
@@ -114,6 +144,7 @@ export const ENV_VARIABLES = [
   'CONNECTION_TIMEOUT_MS',
   'METRICS_PORT',
   'PUBLIC_URL',
+  'CORS_ORIGINS',
   'DATABASE_URL',
   'REDIS_URL',
   'REDIS_CLUSTER',
@@ -123,6 +154,7 @@ export const ENV_VARIABLES = [
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'JWT_ADMIN_CLAIM',
+  'EVENTS_TOKEN_SECRET',
   'RATE_LIMIT_GENERATE',
   'RATE_LIMIT_WRITE',
   'RATE_LIMIT_READ',
@@ -138,6 +170,8 @@ export const ENV_VARIABLES = [
   'IMAGEKIT_BASE_URL',
   'UPLOAD_TIMEOUT_MS',
   'MEDIA_DIR',
+  'SERVE_WEB_APP',
+  'WEB_APP_DIR',
   'TEMP_ASSET_TTL',
   'RECONCILE_INTERVAL',
   'CLEANUP_INTERVAL',
@@ -150,6 +184,9 @@ export const ENV_VARIABLES = [
   'GENERATOR_CONCURRENCY',
   'STORAGE_CONCURRENCY',
   'PERSISTENCE_CONCURRENCY',
+  'NOTIFIER_CONCURRENCY',
+  'WEBHOOK_ALLOW_PRIVATE',
+  'WEBHOOK_BACKOFF_MS',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_SERVICE_NAME',
 ] as const;
@@ -160,6 +197,10 @@ const DEVELOPMENT_JWT_SECRET = 'mediaflow-development-secret-do-not-use-in-produ
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const NODE_ENVS = ['development', 'production', 'test'] as const;
+/** Where `vite` serves the web app (apps/web) in development. */
+const WEB_APP_DEV_ORIGIN = 'http://localhost:5173';
+/** apps/web/dist in this repository, wherever the process runs from. */
+const DEFAULT_WEB_APP_DIR = fileURLToPath(new URL('../../../apps/web/dist', import.meta.url));
 
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
@@ -233,6 +274,22 @@ export function loadConfig(env: Env = process.env): Config {
   }
   // Development with no identity set up at all gets a known secret; JWKS alone means RS256 only.
   const useDevelopmentSecret = jwtSecret === undefined && jwksUrl === undefined && nodeEnv !== 'production';
+  // The events tokens are signed here, whoever issues the bearer tokens: with JWKS alone there is no
+  // secret to borrow, and production must not fall back to a known one.
+  const eventsTokenSecret = read('EVENTS_TOKEN_SECRET') ?? jwtSecret;
+  if (production && jwksUrl !== undefined && eventsTokenSecret === undefined) {
+    problems.push(
+      `EVENTS_TOKEN_SECRET must be set to at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production and only JWT_JWKS_URL is set`,
+    );
+  } else if (
+    production &&
+    read('EVENTS_TOKEN_SECRET') !== undefined &&
+    (eventsTokenSecret?.length ?? 0) < MIN_PRODUCTION_SECRET_LENGTH
+  ) {
+    problems.push(
+      `EVENTS_TOKEN_SECRET must be at least ${MIN_PRODUCTION_SECRET_LENGTH} characters when NODE_ENV=production`,
+    );
+  }
 
   const geminiKey = read('GEMINI_API_KEY');
   const geminiBaseUrl = url('GEMINI_BASE_URL', undefined, ['http:', 'https:']);
@@ -244,6 +301,14 @@ export function loadConfig(env: Env = process.env): Config {
   if ((imagekitKey === undefined) !== (imagekitEndpoint === undefined)) {
     problems.push('IMAGEKIT_PRIVATE_KEY and IMAGEKIT_URL_ENDPOINT go together: set both, or neither');
   }
+
+  const webhookAllowPrivate = oneOf('WEBHOOK_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true';
+  // Webhooks to private addresses would let any user make the workers call into the cluster's network.
+  if (production && webhookAllowPrivate) {
+    problems.push('WEBHOOK_ALLOW_PRIVATE must not be true when NODE_ENV=production');
+  }
+
+  const publicUrl = stripTrailingSlash(url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']) ?? '');
 
   const config: Config = {
     nodeEnv,
@@ -257,7 +322,12 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: int('METRICS_PORT', 9464, 0, 65535),
     otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', undefined, ['http:', 'https:']),
     otelServiceName: read('OTEL_SERVICE_NAME'),
-    publicUrl: stripTrailingSlash(url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']) ?? ''),
+    publicUrl,
+    corsOrigins: parseCorsOrigins(
+      read('CORS_ORIGINS'),
+      production ? [] : [WEB_APP_DEV_ORIGIN, originOf(publicUrl) ?? WEB_APP_DEV_ORIGIN],
+      problems,
+    ),
     databaseUrl:
       url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/mediaflow', ['postgres:', 'postgresql:']) ?? '',
     redisUrl: url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']) ?? '',
@@ -271,6 +341,7 @@ export function loadConfig(env: Env = process.env): Config {
       audience: jwtAudience,
       adminClaims: parseAdminClaims(read('JWT_ADMIN_CLAIM'), problems),
     },
+    eventsTokenSecret: eventsTokenSecret ?? DEVELOPMENT_JWT_SECRET,
     rateLimits: {
       generate: int('RATE_LIMIT_GENERATE', 10, 1, 1_000_000),
       write: int('RATE_LIMIT_WRITE', 60, 1, 1_000_000),
@@ -294,6 +365,8 @@ export function loadConfig(env: Env = process.env): Config {
         : undefined,
     uploadTimeoutMs: int('UPLOAD_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     mediaDir: path.resolve(read('MEDIA_DIR') ?? 'data/media'),
+    serveWebApp: oneOf('SERVE_WEB_APP', ['true', 'false'], nodeEnv === 'development' ? 'true' : 'false') === 'true',
+    webAppDir: path.resolve(read('WEB_APP_DIR') ?? DEFAULT_WEB_APP_DIR),
     tempAssetTtlMs: duration('TEMP_ASSET_TTL', read('TEMP_ASSET_TTL'), 24 * 3_600_000, problems),
     reconcileIntervalMs: duration('RECONCILE_INTERVAL', read('RECONCILE_INTERVAL'), 30_000, problems),
     cleanupIntervalMs: duration('CLEANUP_INTERVAL', read('CLEANUP_INTERVAL'), 10 * 60_000, problems),
@@ -304,10 +377,13 @@ export function loadConfig(env: Env = process.env): Config {
       attempts: int('JOB_ATTEMPTS', 5, 1, 100),
       backoffMs: int('JOB_BACKOFF_MS', 2_000, 1, 3_600_000),
       lockMs: int('JOB_LOCK_MS', 30_000, 500, 3_600_000),
+      webhookBackoffMs: int('WEBHOOK_BACKOFF_MS', 30_000, 1, 3_600_000),
     },
     generatorConcurrency: int('GENERATOR_CONCURRENCY', 2, 1, 100),
     storageConcurrency: int('STORAGE_CONCURRENCY', 4, 1, 100),
     persistenceConcurrency: int('PERSISTENCE_CONCURRENCY', 4, 1, 100),
+    notifierConcurrency: int('NOTIFIER_CONCURRENCY', 10, 1, 1000),
+    webhooks: { allowPrivate: webhookAllowPrivate },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -371,6 +447,34 @@ function isAddressOrRange(entry: string): boolean {
   if (version === 0 || rest.length > 0) return false;
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+/**
+ * CORS_ORIGINS: a comma list of origins (`https://app.example`, `http://localhost:5173`), each as a browser
+ * sends it: a scheme, a host and a port when not the scheme's default, and nothing else. `*` is refused:
+ * the list says which sites' pages may call the API with their users' tokens.
+ */
+function parseCorsOrigins(raw: string | undefined, fallback: string[], problems: string[]): string[] {
+  if (raw === undefined) return [...new Set(fallback)];
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim().replace(/\/$/, ''))
+    .filter((entry) => entry !== '');
+  const bad = entries.filter((entry) => originOf(entry) !== entry);
+  if (bad.length === 0) return [...new Set(entries)];
+  problems.push(
+    `CORS_ORIGINS must be a comma list of origins such as https://app.example or http://localhost:5173, with no path (got "${bad.join(', ')}")`,
+  );
+  return [...new Set(fallback)];
+}
+
+function originOf(entry: string): string | undefined {
+  try {
+    const parsed = new URL(entry);
+    return ['http:', 'https:'].includes(parsed.protocol) ? parsed.origin : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** JWT_ADMIN_CLAIM: comma-separated claim names, each a name or a dot path; by default `role,roles`. */

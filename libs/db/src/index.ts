@@ -19,4 +19,12 @@ export {
 } from './repositories/jobs.ts';
 export { type NewMedia, type NewPost, PostsRepository, type PostWithMedia } from './repositories/posts.ts';
 export { UsersRepository } from './repositories/users.ts';
+export {
+  type DeliveryToSend,
+  type NewWebhook,
+  WebhookDeliveryRecorder,
+  type WebhookDeliveryView,
+  WebhooksRepository,
+  type WebhookView,
+} from './repositories/webhooks.ts';
 export type * from './schema.ts';

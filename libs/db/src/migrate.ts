@@ -7,6 +7,7 @@ import * as idempotencyKeys from './migrations/0003-idempotency-keys.ts';
 import * as unfinishedByOwner from './migrations/0004-unfinished-by-owner.ts';
 import * as millisecondTimestamps from './migrations/0005-millisecond-timestamps.ts';
 import * as inFlightSlots from './migrations/0006-in-flight-slots.ts';
+import * as webhooks from './migrations/0007-webhooks.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0004-unfinished-by-owner': unfinishedByOwner,
   '0005-millisecond-timestamps': millisecondTimestamps,
   '0006-in-flight-slots': inFlightSlots,
+  '0007-webhooks': webhooks,
 };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {

@@ -8,6 +8,8 @@ import type {
   JobStatus,
   StepResult,
   StoreProvider,
+  WebhookDeliveryStatus,
+  WebhookEvent,
 } from '@mediaflow/domain';
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
@@ -27,6 +29,8 @@ export interface Database {
   job_inputs: JobInputsTable;
   job_steps: JobStepsTable;
   idempotency_keys: IdempotencyKeysTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export interface IdempotencyKeysTable {
@@ -177,9 +181,43 @@ export interface JobStepsTable {
   updatedAt: UpdatedAt;
 }
 
+/** A user's endpoint, told when their jobs end (migration 0007). */
+export interface WebhooksTable {
+  id: Generated<string>;
+  ownerId: string;
+  /** https: (http: only with WEBHOOK_ALLOW_PRIVATE), checked when registered and before each delivery. */
+  url: string;
+  events: ColumnType<WebhookEvent[], WebhookEvent[], never>;
+  /** `whsec_` and base64 of the signing key (Standard Webhooks); shown to the owner once, at registration. */
+  secret: string;
+  createdAt: CreatedAt;
+  /** Deleted webhooks get no new deliveries, and their pending ones are not sent. */
+  deletedAt: Date | null;
+}
+
+/** One event to send to one webhook: the outbox row, and the record of its attempts. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  webhookId: string;
+  jobId: string;
+  event: WebhookEvent;
+  status: Generated<WebhookDeliveryStatus>;
+  /** Attempts started so far. */
+  attempt: Generated<number>;
+  /** The last attempt's answer, when it had one. */
+  statusCode: number | null;
+  durationMs: number | null;
+  /** Why the last attempt failed. */
+  error: string | null;
+  createdAt: CreatedAt;
+  updatedAt: UpdatedAt;
+}
+
 export type BlogRow = Selectable<BlogsTable>;
 export type JobRow = Selectable<JobsTable>;
 export type JobStepRow = Selectable<JobStepsTable>;
 export type NewJob = Insertable<JobsTable>;
 export type GeneratedAssetRow = Selectable<GeneratedAssetsTable>;
 export type NewGeneratedAsset = Insertable<GeneratedAssetsTable>;
+export type WebhookRow = Selectable<WebhooksTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;

@@ -12,6 +12,7 @@ export interface JobTypes {
   'promote-media': { payload: PromoteMediaPayload; result: StoredMedia };
   'persist-post': { payload: PersistPostPayload; result: PersistPostResult };
   'persist-blog': { payload: PersistBlogPayload; result: PersistBlogResult };
+  'deliver-webhook': { payload: DeliverWebhookPayload; result: DeliverWebhookResult };
 }
 
 /** Which queue (and so which worker) runs each job kind. */
@@ -20,6 +21,7 @@ export const JOB_QUEUES = {
   'promote-media': 'storage',
   'persist-post': 'persistence',
   'persist-blog': 'persistence',
+  'deliver-webhook': 'webhooks',
 } as const satisfies Record<keyof JobTypes, string>;
 
 export type JobName = keyof JobTypes;
@@ -33,6 +35,7 @@ export const SERVICE_QUEUES = {
   generator: 'generation',
   storage: 'storage',
   persistence: 'persistence',
+  notifier: 'webhooks',
 } as const satisfies Record<string, QueueName>;
 export type WorkerServiceName = keyof typeof SERVICE_QUEUES;
 
@@ -176,4 +179,21 @@ export interface PersistBlogResult {
   blogId: string;
   banner: string | null;
   image: string | null;
+}
+
+/**
+ * Sends one webhook delivery (a row of webhook_deliveries, which carries the rest: the webhook, the job and
+ * the event). Unlike every other job kind, its `jobId` names that delivery row, not a row of `jobs`: the
+ * delivery is the record this job's attempts are kept in (the notifier's recorder writes them there), and
+ * the BullMQ job id is the delivery's id, so queueing a delivery twice sends it once.
+ */
+export interface DeliverWebhookPayload {
+  /** The delivery's id (webhook_deliveries.id). */
+  jobId: string;
+}
+
+/** What the receiver answered the delivery that succeeded, and how long it took. */
+export interface DeliverWebhookResult {
+  statusCode: number;
+  durationMs: number;
 }

@@ -1,10 +1,18 @@
 import type { Config } from '@mediaflow/config';
-import { type Db, GeneratedAssetsRepository, JobsRepository, runExclusive } from '@mediaflow/db';
+import {
+  type Db,
+  GeneratedAssetsRepository,
+  JobsRepository,
+  runExclusive,
+  WebhookDeliveryRecorder,
+  WebhooksRepository,
+} from '@mediaflow/db';
 import type { Logger } from '@mediaflow/logger';
 import type { MediaStore } from '@mediaflow/providers';
 import type { QueueRepository } from '@mediaflow/queue';
 import { cleanUpExpiredAssets } from './expired-assets.ts';
 import { reconcile } from './reconcile.ts';
+import { reconcileWebhookDeliveries } from './webhook-deliveries.ts';
 
 export interface PeriodicTask {
   name: string;
@@ -13,7 +21,8 @@ export interface PeriodicTask {
 }
 
 /**
- * The periodic duties: the reconciler and the cleanup of expired temporary assets. Any process may run
+ * The periodic duties: the reconcilers (of jobs, and of webhook deliveries) and the cleanup of expired
+ * temporary assets. Any process may run
  * them (the storage worker's does); the advisory lock keeps each round to one replica.
  */
 export function startMaintenance(options: {
@@ -32,6 +41,20 @@ export function startMaintenance(options: {
       everyMs: reconcileIntervalMs,
       // Twice the interval: a job queued a moment ago is not mistaken for a lost one.
       run: () => reconcile({ jobs, queues: options.queues, logger: options.logger }, 2 * reconcileIntervalMs),
+    },
+    {
+      name: 'reconcile-webhook-deliveries',
+      everyMs: reconcileIntervalMs,
+      run: () =>
+        reconcileWebhookDeliveries(
+          {
+            deliveries: new WebhooksRepository(options.db),
+            recorder: new WebhookDeliveryRecorder(options.db),
+            queues: options.queues,
+            logger: options.logger,
+          },
+          2 * reconcileIntervalMs,
+        ),
     },
     {
       name: 'cleanup-expired-assets',

@@ -19,3 +19,15 @@ export {
   type UploadRequest,
 } from './stores/media-store.ts';
 export { RetryingStore } from './stores/retrying.ts';
+export { postWebhook, WebhookCallFailed, type WebhookResponse } from './webhooks/post.ts';
+export {
+  addressRefusal,
+  type CheckedWebhookUrl,
+  checkWebhookUrl,
+  parseWebhookUrl,
+  type ResolvedAddress,
+  type ResolveHost,
+  resolveHost,
+  type WebhookUrlPolicy,
+  WebhookUrlRefused,
+} from './webhooks/ssrf.ts';

@@ -1,5 +1,13 @@
+export { CAPPED_EXPONENTIAL, cappedExponentialDelay, MAX_BACKOFF_MS, WEBHOOK_ATTEMPTS } from './backoff.ts';
 export { createRedis, type Redis } from './connection.ts';
 export { describeFailure } from './errors.ts';
+export {
+  type JobChangeListener,
+  JobEventsSubscriber,
+  type JobEventsSubscriberOptions,
+  jobEventsChannel,
+  jobEventsPublisher,
+} from './job-events.ts';
 export { startWorkerOps } from './ops.ts';
 export {
   type FailedQueueJob,

@@ -123,7 +123,7 @@ describe('QueueRepository on Redis', () => {
     return repository;
   };
 
-  const startTestWorker = <Q extends 'generation' | 'storage'>(
+  const startTestWorker = <Q extends 'generation' | 'storage' | 'webhooks'>(
     queue: Q,
     handlers: HandlerMap<Q, undefined>,
     recorder: JobStateRecorder = memoryRecorder(),
@@ -349,5 +349,42 @@ describe('QueueRepository on Redis', () => {
         failedAt: expect.any(Date),
       },
     ]);
+  });
+
+  it('retries a webhook delivery on its own schedule (15 tries, capped exponential), once however often it is queued', async () => {
+    const queues = new QueueRepository({
+      connection: producer,
+      prefix: `${FILE_PREFIX}-${++testCount}`,
+      retry: { ...RETRY, webhookBackoffMs: 20 },
+    });
+    prefix = `${FILE_PREFIX}-${testCount}`;
+    repository = queues;
+    const recorder = memoryRecorder();
+    const tries: number[] = [];
+    startTestWorker(
+      'webhooks',
+      {
+        'deliver-webhook': async () => {
+          tries.push(Date.now());
+          // More failures than the general policy's 3 tries allow: only the webhook schedule lets it through.
+          if (tries.length < 5) throw new Error('receiver answered 500');
+          return { statusCode: 204, durationMs: 1 };
+        },
+      },
+      recorder,
+    );
+    const delivery: JobRequest = { name: 'deliver-webhook', payload: { jobId: randomUUID() } };
+    await queues.add(delivery);
+    await queues.add(delivery);
+    await until(
+      async () => recorder.calls.filter(({ call }) => call === 'completed').length,
+      (completed) => completed === 1,
+    );
+    expect(tries).toHaveLength(5);
+    expect(recorder.calls.filter(({ call }) => call === 'retrying')).toHaveLength(4);
+    // The waits double: 20, 40, 80, 160 ms, each cut by at most a fifth.
+    const waits = tries.slice(1).map((at, i) => at - (tries[i] ?? 0));
+    expect(waits[3]).toBeGreaterThanOrEqual(128);
+    expect(await queues.state(delivery)).toMatchObject({ state: 'completed', attemptsMade: 5 });
   });
 });

@@ -7,6 +7,7 @@ import {
   type QueueName,
 } from '@mediaflow/domain';
 import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
+import { CAPPED_EXPONENTIAL, WEBHOOK_ATTEMPTS } from './backoff.ts';
 import type { Redis } from './connection.ts';
 
 export interface RetryPolicy {
@@ -14,6 +15,8 @@ export interface RetryPolicy {
   attempts: number;
   /** Delay before the first retry; doubles each time, with jitter. */
   backoffMs: number;
+  /** A webhook delivery's first retry delay (30 s when unset); see WEBHOOK_ATTEMPTS for its schedule. */
+  webhookBackoffMs?: number;
 }
 
 /** The states BullMQ keeps a job in, as counted by `counts`. */
@@ -159,7 +162,22 @@ export class QueueRepository {
       backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: 0.5 },
       removeOnComplete: { age: KEEP_COMPLETED_S },
       removeOnFail: { age: KEEP_FAILED_S },
+      ...this.kindOptions(request),
     };
+  }
+
+  /** Where a job kind is retried on a schedule of its own. */
+  private kindOptions(request: JobRequest): JobsOptions {
+    switch (request.name) {
+      // A receiver that is down is given about a day to come back (backoff.ts).
+      case 'deliver-webhook':
+        return {
+          attempts: WEBHOOK_ATTEMPTS,
+          backoff: { type: CAPPED_EXPONENTIAL, delay: this.retry.webhookBackoffMs ?? 30_000 },
+        };
+      default:
+        return {};
+    }
   }
 
   private queue(name: QueueName): Queue {

@@ -12,6 +12,7 @@ import {
 import type { Logger } from '@mediaflow/logger';
 import { contextFrom, inSpan, jobDuration, SpanKind, workerPausedSeconds } from '@mediaflow/telemetry';
 import { DelayedError, type Job, Queue, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
+import { backoffStrategy } from './backoff.ts';
 import type { Redis } from './connection.ts';
 import { describeFailure } from './errors.ts';
 import { jitter, Outage } from './outage.ts';
@@ -251,6 +252,8 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     // BullMQ honours the queue-wide pause that a quota sets only for workers that have a limiter; without
     // MAX per minute configured it is one no queue reaches.
     limiter: { max: options.maxPerMinute ?? 1_000_000, duration: 60_000 },
+    // Backoff types BullMQ does not know (a webhook delivery's capped exponential one).
+    settings: { backoffStrategy },
   });
   // Connection trouble and the like: BullMQ reconnects by itself, so it is reported, not fatal.
   worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));

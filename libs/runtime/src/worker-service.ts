@@ -1,11 +1,13 @@
 import { type Config, loadConfigOrExit } from '@mediaflow/config';
-import { createDb, type Db, JobsRepository, pingDatabase } from '@mediaflow/db';
+import { createDb, type Db, JobsRepository, pingDatabase, WebhooksRepository } from '@mediaflow/db';
 import { SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { createLogger, type Logger } from '@mediaflow/logger';
 import {
   closeOnSignal,
   createRedis,
   type HandlerMap,
+  type JobStateRecorder,
+  jobEventsPublisher,
   QueueRepository,
   type QueueWorker,
   type Redis,
@@ -13,6 +15,7 @@ import {
   startWorkerOps,
 } from '@mediaflow/queue';
 import { startTracing } from '@mediaflow/telemetry';
+import { dispatchWebhooks } from './dispatch-webhooks.ts';
 
 /** What every worker service is built from: its configuration and its clients. */
 export interface WorkerClients {
@@ -37,6 +40,12 @@ export interface WorkerService<S extends WorkerServiceName, Deps> {
   buildDeps: (clients: WorkerClients) => Deps;
   /** The start line's message, saying which providers it runs on. */
   describe?: (deps: Deps, clients: WorkerClients) => string;
+  /**
+   * Where the attempts of its jobs are recorded, when not in the jobs table (JobsRepository): the notifier's
+   * deliveries are recorded in webhook_deliveries. Such a service's changes are not jobs' changes: they are
+   * neither announced to the jobs' event streams nor end a job.
+   */
+  recorder?: (clients: WorkerClients) => JobStateRecorder;
   /** Duties this process runs besides its queue; answers a function that stops them. */
   background?: (deps: Deps, clients: WorkerClients) => () => Promise<void>;
 }
@@ -60,6 +69,10 @@ export function startWorkerService<S extends WorkerServiceName, Deps>(
   const deps = definition.buildDeps(clients);
   const { config, logger } = clients;
   const concurrency = definition.concurrency(config);
+  // Every committed change of a job's state, told to the gateways' event streams (job-events.ts).
+  const announceChange = jobEventsPublisher(clients.connection, config.queuePrefix);
+  // A job's end queues the webhook deliveries its commit wrote (dispatch-webhooks.ts).
+  const sendWebhooks = dispatchWebhooks({ deliveries: new WebhooksRepository(clients.db), queues: clients.queues });
   logger.info(
     { concurrency },
     `${definition.service} worker starting${definition.describe ? `: ${definition.describe(deps, clients)}` : ''}`,
@@ -72,9 +85,10 @@ export function startWorkerService<S extends WorkerServiceName, Deps>(
     prefix: config.queuePrefix,
     concurrency,
     lockMs: config.jobs.lockMs,
-    recorder: new JobsRepository(clients.db),
+    recorder: definition.recorder?.(clients) ?? new JobsRepository(clients.db),
     logger,
     maxPerMinute: definition.maxPerMinute?.(config),
+    onChange: definition.recorder ? undefined : (change) => Promise.all([announceChange(change), sendWebhooks(change)]),
   });
   const stopBackground = options.background === false ? undefined : definition.background?.(deps, clients);
   return {

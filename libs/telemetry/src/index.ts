@@ -1,6 +1,7 @@
 export {
   httpRequestDuration,
   jobDuration,
+  jobEventStreams,
   observeQueues,
   providerQuotaRefusals,
   registry,

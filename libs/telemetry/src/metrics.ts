@@ -59,6 +59,12 @@ export const providerQuotaRefusals = new Counter({
   registers: [registry],
 });
 
+export const jobEventStreams = new Gauge({
+  name: 'mediaflow_job_event_streams',
+  help: 'Job event streams (GET /api/jobs/:id/events) this gateway has open.',
+  registers: [registry],
+});
+
 export const tempAssetsCleaned = new Counter({
   name: 'mediaflow_temp_assets_cleaned_total',
   help: 'Temporary generated assets deleted from their store after TEMP_ASSET_TTL, never promoted.',

@@ -4,6 +4,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { WorkerServiceName } from '@mediaflow/domain';
 import { Redis } from 'ioredis';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -15,10 +16,7 @@ export interface ServiceProcess {
 }
 
 /** Runs a service's main.ts as its own process, as a deployment would, with exactly this environment. */
-export function spawnService(
-  service: 'gateway' | 'generator' | 'storage' | 'persistence',
-  env: Record<string, string>,
-): ServiceProcess {
+export function spawnService(service: 'gateway' | WorkerServiceName, env: Record<string, string>): ServiceProcess {
   return spawnNode(path.join(ROOT, 'services', service, 'src', 'main.ts'), [], env);
 }
 

@@ -13,6 +13,7 @@ const concurrency = {
   generation: config.generatorConcurrency,
   storage: config.storageConcurrency,
   persistence: config.persistenceConcurrency,
+  webhooks: config.notifierConcurrency,
 }[queue];
 
 new Worker(queue, async () => {}, {

@@ -1,2 +1,3 @@
 export { type AppDeps, app } from './app.ts';
 export { buildServer } from './server.ts';
+export { EventsTokens } from './services/events-tokens.ts';

@@ -7,6 +7,7 @@ import fp from 'fastify-plugin';
 import { type AppDeps, app } from './app.ts';
 import { frameworkErrorHandler } from './http/errors.ts';
 import { requestIdOf } from './http/request-id.ts';
+import { requestLogView } from './http/request-log.ts';
 
 /** In-flight requests get this long to finish after SIGTERM before the process gives up. */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -14,7 +15,8 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 export function buildServer(deps: AppDeps, logger: Logger) {
   const { config } = deps;
   const server = Fastify({
-    loggerInstance: logger,
+    // Request lines without the credentials a URL may carry (an events token): request-log.ts.
+    loggerInstance: logger.child({}, { serializers: { req: requestLogView } }),
     // The client's x-request-id only when it is a sane id (request-id.ts); Fastify would take any.
     requestIdHeader: false,
     genReqId: requestIdOf,

@@ -14,6 +14,7 @@ import pg from 'pg';
 import { type Db, pingDatabase } from '../client.ts';
 import type { Database, JobRow, JobStepRow } from '../schema.ts';
 import { type IdempotentAnswer, recordAnswer } from './idempotency-keys.ts';
+import { insertDeliveries } from './webhooks.ts';
 
 export interface JobInput {
   name: string;
@@ -312,7 +313,8 @@ export class JobsRepository {
 
   /**
    * A job with steps completes, with its last step's result, once every step has. Answers whether this
-   * completed the whole job.
+   * completed the whole job. The job's end writes its webhook deliveries (job.completed) in the same
+   * commit: a crash cannot leave a completed job whose webhooks are never told.
    */
   async markCompleted(ref: JobRef, result: StepResult): Promise<boolean> {
     const now = new Date();
@@ -338,6 +340,7 @@ export class JobsRepository {
         .set({ status: 'completed', result: json, error: null, updatedAt: now, finishedAt: now })
         .where('id', '=', ref.jobId)
         .execute();
+      await insertDeliveries(trx, ref.jobId, 'job.completed').execute();
       return true;
     });
   }
@@ -361,7 +364,10 @@ export class JobsRepository {
       .execute();
   }
 
-  /** A step's final failure fails its whole job, with a message that names the step. */
+  /**
+   * A step's final failure fails its whole job, with a message that names the step. The job's webhook
+   * deliveries (job.failed) are written in the same commit.
+   */
   async markFailed(ref: JobRef, error: JobErrorRecord): Promise<void> {
     const now = new Date();
     await this.db.transaction().execute(async (trx) => {
@@ -381,6 +387,7 @@ export class JobsRepository {
         .set({ status: 'failed', error: JSON.stringify(jobError), updatedAt: now, finishedAt: now })
         .where('id', '=', ref.jobId)
         .execute();
+      await insertDeliveries(trx, ref.jobId, 'job.failed').execute();
     });
   }
 }

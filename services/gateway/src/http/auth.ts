@@ -10,6 +10,7 @@ import {
 } from 'jose';
 import type { Caller } from '../services/caller.ts';
 import { HttpError } from '../services/errors.ts';
+import type { EventsTokens } from '../services/events-tokens.ts';
 
 export interface AuthOptions {
   /** HS256 tokens are accepted when set. */
@@ -21,6 +22,8 @@ export interface AuthOptions {
   /** Claims that grant the admin role (JWT_ADMIN_CLAIM): names or dot paths, e.g. `realm_access.roles`. */
   adminClaims: string[];
   users: UsersRepository;
+  /** Checks the `?token=` of the routes that take one instead of a bearer header (config.eventsToken). */
+  eventsTokens?: Pick<EventsTokens, 'verify'>;
 }
 
 const MAX_SUBJECT_LENGTH = 200;
@@ -69,6 +72,18 @@ export function createAuthHook(options: AuthOptions) {
   }
 
   return async function authenticate(request: FastifyRequest): Promise<void> {
+    // The one exception to the bearer header: a job's event stream, which a browser's EventSource opens
+    // with no headers, takes the events token of its eventsUrl as `?token=` (events-tokens.ts). It opens
+    // that job's events for its user and nothing else.
+    if (request.routeOptions.config.eventsToken && options.eventsTokens && !request.headers.authorization) {
+      const eventsToken = (request.query as { token?: unknown } | undefined)?.token;
+      if (typeof eventsToken === 'string') {
+        const jobId = (request.params as { jobId?: string } | undefined)?.jobId;
+        request.userId = await options.eventsTokens.verify(eventsToken, jobId);
+        request.isAdmin = false;
+        return;
+      }
+    }
     const token = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
     if (!token) throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <JWT>');
     let payload: JWTPayload;

@@ -126,6 +126,7 @@ export async function registerApiDocs(fastify: FastifyInstance, limits: DocLimit
       if (!('openapiObject' in document)) return document.swaggerObject;
       documentMultipart(document.openapiObject as ApiDocument, limits);
       collapseLiterals(document.openapiObject);
+      hoistComponents(document.openapiObject);
       return document.openapiObject;
     },
   });
@@ -261,4 +262,46 @@ function collapseLiterals(node: unknown): void {
     schema.enum = members.flatMap((member) => member.enum ?? []);
   }
   for (const value of Object.values(node)) collapseLiterals(value);
+}
+
+type Components = Record<string, { properties?: Record<string, { enum?: unknown[] }> }>;
+
+/**
+ * A schema marked `x-component: Name` (routes/schemas.ts) moves to components.schemas.Name and is referred
+ * to there, so that generated clients name its type. A oneOf with a discriminator whose members are such
+ * components gets the discriminator's mapping: each member's one value of the discriminating property.
+ */
+function hoistComponents(document: object): void {
+  const openapi = document as { paths?: unknown; components?: { schemas?: Components } };
+  openapi.components ??= {};
+  openapi.components.schemas ??= {};
+  const components = openapi.components.schemas;
+  const hoist = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(hoist);
+    if (typeof node !== 'object' || node === null) return node;
+    const copy = Object.fromEntries(Object.entries(node).map(([key, value]) => [key, hoist(value)]));
+    mapDiscriminator(copy, components);
+    const name = copy['x-component'];
+    if (typeof name !== 'string') return copy;
+    delete copy['x-component'];
+    const existing = components[name];
+    if (existing && JSON.stringify(existing) !== JSON.stringify(copy))
+      throw new Error(`two different schemas are both marked x-component: ${name}`);
+    components[name] = copy;
+    return { $ref: `#/components/schemas/${name}` };
+  };
+  openapi.paths = hoist(openapi.paths);
+}
+
+function mapDiscriminator(schema: Record<string, unknown>, components: Components): void {
+  const discriminator = schema.discriminator as { propertyName: string; mapping?: Record<string, string> } | undefined;
+  const members = schema.oneOf as Array<{ $ref?: string }> | undefined;
+  if (!discriminator || discriminator.mapping || !members?.every((member) => member.$ref)) return;
+  const mapping: Record<string, string> = {};
+  for (const { $ref = '' } of members) {
+    const values = components[$ref.split('/').pop() ?? '']?.properties?.[discriminator.propertyName]?.enum;
+    if (values?.length !== 1) return;
+    mapping[String(values[0])] = $ref;
+  }
+  schema.discriminator = { ...discriminator, mapping };
 }

@@ -23,5 +23,7 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The rate limit class of a route; by default GET is `read` and everything else `write`. */
     rateLimit?: RateClass;
+    /** The route also authenticates by an events token in `?token=` (a job's event stream; auth.ts). */
+    eventsToken?: boolean;
   }
 }

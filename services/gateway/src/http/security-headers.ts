@@ -44,6 +44,25 @@ const BOARD_POLICY: Directives = {
  */
 export const BOARD_LOGIN_POLICY: Directives = { ...API_POLICY, 'form-action': ["'self'"] };
 
+/**
+ * The web app (/app/, web-app.ts): its own scripts and styles (Vite's build has no inline code); images
+ * from the stores (https:), the local store's /media/ (this origin, or PUBLIC_URL's), data: URLs and
+ * previews of files about to be uploaded (blob:); videos likewise; API calls and the job event streams to
+ * this origin and the configured API origins. Nothing else: no inline script, no eval, no frames.
+ */
+export function appPolicy(origins: readonly string[]): Directives {
+  return {
+    ...API_POLICY,
+    'script-src': ["'self'"],
+    'style-src': ["'self'"],
+    'img-src': ["'self'", 'https:', 'data:', 'blob:', ...origins],
+    'media-src': ["'self'", 'https:', 'blob:', ...origins],
+    'font-src': ["'self'"],
+    'connect-src': ["'self'", ...origins],
+    'manifest-src': ["'self'"],
+  };
+}
+
 /** Helmet's options for a route with a policy of its own: the global options, with this CSP. */
 export function withPolicy(directives: Directives): RouteHelmet {
   return { contentSecurityPolicy: { useDefaults: false, directives } };
@@ -59,13 +78,16 @@ export interface SecurityHeadersOptions {
   boardPath: string;
   /** The local disk store's files (/media/), which other sites may show. */
   mediaPath: string;
+  /** The web app's prefix (/app) and the origins beyond its own it may call and show media from. */
+  webApp?: { path: string; origins: readonly string[] };
 }
 
 /**
  * Security headers on every answer (@fastify/helmet): `X-Content-Type-Options: nosniff`, a CSP of
  * `default-src 'none'` with `frame-ancestors 'none'` (and `X-Frame-Options: DENY` for old browsers),
- * `Referrer-Policy: no-referrer`, and the cross-origin isolation headers. Swagger UI and Bull Board's
- * pages get the CSP they need to render (DOCS_POLICY, BOARD_POLICY), nothing looser elsewhere.
+ * `Referrer-Policy: no-referrer`, and the cross-origin isolation headers. Swagger UI, Bull Board's
+ * pages and the web app get the CSP they need to render (DOCS_POLICY, BOARD_POLICY, appPolicy), nothing
+ * looser elsewhere.
  *
  * `Strict-Transport-Security` goes only on answers to https requests (`request.protocol`, which behind a
  * TLS terminator is right once TRUST_PROXY is set): browsers ignore it over http anyway, and a local
@@ -87,7 +109,8 @@ export const securityHeaders = fp<SecurityHeadersOptions>(async (app, options) =
   app.addHook('onRoute', (route) => {
     if (ownRoutePolicy(route)) return;
     let helmet: RouteHelmet | undefined;
-    if (under(route.url, options.docsPath)) helmet = withPolicy(DOCS_POLICY);
+    if (options.webApp && under(route.url, options.webApp.path)) helmet = withPolicy(appPolicy(options.webApp.origins));
+    else if (under(route.url, options.docsPath)) helmet = withPolicy(DOCS_POLICY);
     else if (under(route.url, options.boardPath) && !under(route.url, `${options.boardPath}/api`))
       helmet = withPolicy(BOARD_POLICY);
     else if (route.url.startsWith(options.mediaPath))

@@ -5,7 +5,7 @@ import { BlogSubmission, type BlogSubmissionRequest } from './blog-submission.ts
 import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { Submissions } from './submissions.ts';
-import { FakeAssets, FakeJobs, FakeQueues, FakeStore, localFile } from './test-fakes.ts';
+import { FakeAssets, FakeJobs, FakeQueues, FakeStore, fakeEventsUrl, localFile } from './test-fakes.ts';
 
 const ASSET = '33333333-3333-4333-8333-333333333333';
 
@@ -17,7 +17,7 @@ function setup() {
   assets.add(ASSET, 'alice', { promoted: true });
   const submission = new BlogSubmission({
     intake: new MediaIntake({ store, assets, log: silentLogger }),
-    submissions: new Submissions({ jobs, queues, log: silentLogger }),
+    submissions: new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }),
   });
   const submit = (request: Partial<BlogSubmissionRequest>) =>
     submission.submit(

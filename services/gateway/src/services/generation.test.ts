@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Generation, type GenerationRequest } from './generation.ts';
 import { type IdempotencyScope, NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { Submissions } from './submissions.ts';
-import { FakeJobs, FakeQueues } from './test-fakes.ts';
+import { FakeJobs, FakeQueues, fakeEventsUrl } from './test-fakes.ts';
 
 const png = (width: number, height: number) =>
   sharp({ create: { width, height, channels: 3, background: '#336699' } })
@@ -22,7 +22,7 @@ function setup() {
         return jobs.countUnfinished(ownerId, kind);
       },
     },
-    submissions: new Submissions({ jobs, queues: new FakeQueues(), log: silentLogger }),
+    submissions: new Submissions({ jobs, queues: new FakeQueues(), log: silentLogger, eventsUrl: fakeEventsUrl }),
     maxImagePixels: 10_000,
     maxInFlight: 3,
   });

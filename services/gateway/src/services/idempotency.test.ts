@@ -1,9 +1,9 @@
 import { silentLogger } from '@mediaflow/logger';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from './errors.ts';
-import { Idempotency, type IdempotentRequest } from './idempotency.ts';
+import { type Answer, Idempotency, type IdempotentRequest } from './idempotency.ts';
 import { Submissions } from './submissions.ts';
-import { FakeIdempotencyKeys, FakeJobs, FakeQueues } from './test-fakes.ts';
+import { FakeIdempotencyKeys, FakeJobs, FakeQueues, fakeEventsUrl } from './test-fakes.ts';
 
 const request: IdempotentRequest = { userId: 'alice', key: 'key-1', fingerprint: 'request-a' };
 
@@ -97,9 +97,14 @@ describe('Idempotency.run', () => {
 
   it('does not write an answer twice when the work wrote it in its own commit, and replays it', async () => {
     const keys = new FakeIdempotencyKeys();
-    const idempotency = new Idempotency(keys);
     const jobs = new FakeJobs(keys);
-    const submissions = new Submissions({ jobs, queues: new FakeQueues(), log: silentLogger });
+    const submissions = new Submissions({
+      jobs,
+      queues: new FakeQueues(),
+      log: silentLogger,
+      eventsUrl: fakeEventsUrl,
+    });
+    const idempotency = new Idempotency(keys, { replayed: (userId, answer) => submissions.replayed(userId, answer) });
     const accept = () =>
       idempotency.run(request, (scope) =>
         submissions.accept(
@@ -118,12 +123,41 @@ describe('Idempotency.run', () => {
       );
 
     const first = await accept();
-    expect(jobs.answers).toEqual([{ userId: 'alice', key: 'key-1', status: 202, response: first.body }]);
+    // Stored without the eventsUrl: its token is kept nowhere.
+    const { eventsUrl, ...stored } = first.body;
+    expect(jobs.answers).toEqual([{ userId: 'alice', key: 'key-1', status: 202, response: stored }]);
     expect(keys.completed).toHaveLength(0);
 
+    // The replay is the same answer, with a new token in its eventsUrl (the first may have expired).
     const second = await accept();
-    expect(second).toEqual({ ...first, replayed: true });
+    expect(second).toEqual({
+      status: 202,
+      body: { ...stored, eventsUrl: expect.stringMatching(`^/api/jobs/${first.body.jobId}/events\\?token=`) },
+      replayed: true,
+    });
+    expect(second.body.eventsUrl).not.toBe(eventsUrl);
     expect(jobs.rows.size).toBe(1);
+  });
+
+  it('replays any other answer as it was stored', async () => {
+    const keys = new FakeIdempotencyKeys();
+    const submissions = new Submissions({
+      jobs: new FakeJobs(keys),
+      queues: new FakeQueues(),
+      log: silentLogger,
+      eventsUrl: fakeEventsUrl,
+    });
+    const idempotency = new Idempotency(keys, { replayed: (userId, answer) => submissions.replayed(userId, answer) });
+    // An admin's retry answers 202 too, but it is not an accepted submission (it has no statusUrl).
+    const answers: Array<Answer<unknown>> = [
+      { status: 201, body: { id: 'brand-1', name: 'Acme' } },
+      { status: 202, body: { jobId: 'job-1', status: 'queued' } },
+    ];
+    for (const [index, answer] of answers.entries()) {
+      const run = () => idempotency.run({ ...request, key: `other-${index}` }, async () => answer);
+      await run();
+      expect(await run()).toEqual({ ...answer, replayed: true });
+    }
   });
 
   it('frees the key when the job written with its answer could not be queued', async () => {
@@ -131,7 +165,7 @@ describe('Idempotency.run', () => {
     const jobs = new FakeJobs(keys);
     const queues = new FakeQueues();
     queues.failWith = new Error('Redis is down');
-    const submissions = new Submissions({ jobs, queues, log: silentLogger });
+    const submissions = new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl });
     const refused = new Idempotency(keys).run(request, (scope) =>
       submissions.accept(
         (jobId) => ({

@@ -29,6 +29,14 @@ export const NO_IDEMPOTENCY_KEY: IdempotencyScope = { answer: () => undefined };
 
 export type IdempotencyKeys = Pick<IdempotencyKeysRepository, 'claim' | 'complete' | 'release'>;
 
+export interface IdempotencyOptions {
+  /**
+   * Makes a stored answer ready to be heard again, for what in it must not be replayed as it was: a 202's
+   * `eventsUrl`, whose token is never stored and would have expired (Submissions.replayed).
+   */
+  replayed?: (userId: string, answer: Answer<unknown>) => Promise<Answer<unknown>>;
+}
+
 const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
 
 /**
@@ -38,9 +46,11 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,200}$/;
  */
 export class Idempotency {
   private readonly keys: IdempotencyKeys;
+  private readonly replayed: IdempotencyOptions['replayed'];
 
-  constructor(keys: IdempotencyKeys) {
+  constructor(keys: IdempotencyKeys, options: IdempotencyOptions = {}) {
     this.keys = keys;
+    this.replayed = options.replayed;
   }
 
   /**
@@ -60,9 +70,13 @@ export class Idempotency {
     }
     const claim = await this.keys.claim(userId, key, fingerprint);
     switch (claim.kind) {
-      case 'replay':
-        // The stored answer of an earlier run of this same request: the body its work answered then.
-        return { status: claim.status, body: claim.response as Body, replayed: true };
+      case 'replay': {
+        // The stored answer of an earlier run of this same request: the body its work answered then,
+        // with what must be fresh in it made again (`replayed`).
+        const stored: Answer<unknown> = { status: claim.status, body: claim.response };
+        const answer = this.replayed ? await this.replayed(userId, stored) : stored;
+        return { status: answer.status, body: answer.body as Body, replayed: true };
+      }
       case 'in-progress':
         throw new HttpError(
           409,

@@ -1,5 +1,5 @@
 import type { JobsRepository } from '@mediaflow/db';
-import type { JobErrorRecord, JobKind, JobKindResult, JobName, JobStatus, QueueName } from '@mediaflow/domain';
+import { type JobStatusView, type QueueName, toJobStatusView } from '@mediaflow/domain';
 import { requeueJob } from '@mediaflow/maintenance';
 import type { FailedQueueJob, QueueRepository } from '@mediaflow/queue';
 import { type Caller, requireAdmin } from './caller.ts';
@@ -11,22 +11,7 @@ const FAILED_LIST_LIMIT = 200;
 const RETRY_SCAN_LIMIT = 1000;
 
 /** A job as its owner polls it: its outcome once it has one, and a submission's steps. */
-export interface JobView {
-  jobId: string;
-  kind: JobKind;
-  status: JobStatus;
-  attempts: number;
-  result?: JobKindResult;
-  error?: JobErrorRecord;
-  steps?: Array<{
-    step: number;
-    kind: JobName;
-    label: string;
-    state: JobStatus;
-    attempts: number;
-    error?: JobErrorRecord;
-  }>;
-}
+export type JobView = JobStatusView;
 
 export interface JobsDeps {
   jobs: Pick<JobsRepository, 'findForOwner' | 'findById' | 'resetForRetry'>;
@@ -47,27 +32,7 @@ export class Jobs {
   async status(ownerId: string, jobId: string): Promise<JobView> {
     const job = await this.deps.jobs.findForOwner(jobId, ownerId);
     if (!job) throw new HttpError(404, 'not_found', `no job ${jobId}`);
-    const { steps } = job;
-    return {
-      jobId: job.id,
-      kind: job.kind,
-      status: job.status,
-      attempts: job.attempts,
-      ...(job.status === 'completed' && job.result !== null ? { result: job.result } : {}),
-      ...(job.error && job.status !== 'completed' ? { error: job.error } : {}),
-      ...(steps.length > 0
-        ? {
-            steps: steps.map((step) => ({
-              step: step.step,
-              kind: step.kind,
-              label: step.label,
-              state: step.state,
-              attempts: step.attempts,
-              ...(step.error && step.state !== 'completed' ? { error: step.error } : {}),
-            })),
-          }
-        : {}),
-    };
+    return toJobStatusView(job);
   }
 
   /** A queue's failed jobs, newest first, with their reasons. Admins only. */

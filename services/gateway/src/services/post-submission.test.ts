@@ -6,7 +6,7 @@ import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { PostSubmission, type PostSubmissionRequest } from './post-submission.ts';
 import { Submissions } from './submissions.ts';
-import { FakeAssets, FakeBrands, FakeJobs, FakeQueues, FakeStore, localFile } from './test-fakes.ts';
+import { FakeAssets, FakeBrands, FakeJobs, FakeQueues, FakeStore, fakeEventsUrl, localFile } from './test-fakes.ts';
 
 const BRAND = '11111111-1111-4111-8111-111111111111';
 const ASSET = '22222222-2222-4222-8222-222222222222';
@@ -23,7 +23,7 @@ function setup() {
   const submission = new PostSubmission({
     brands,
     intake: new MediaIntake({ store, assets, log: silentLogger }),
-    submissions: new Submissions({ jobs, queues, log: silentLogger }),
+    submissions: new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }),
   });
   const submit = (request: Partial<PostSubmissionRequest>) =>
     submission.submit(
@@ -43,7 +43,12 @@ describe('PostSubmission', () => {
 
     expect(answer).toEqual({
       status: 202,
-      body: { jobId: expect.any(String), status: 'queued', statusUrl: `/api/jobs/${answer.body.jobId}` },
+      body: {
+        jobId: expect.any(String),
+        status: 'queued',
+        statusUrl: `/api/jobs/${answer.body.jobId}`,
+        eventsUrl: expect.stringMatching(`^/api/jobs/${answer.body.jobId}/events\\?token=alice\\.`),
+      },
     });
     const job = jobs.only();
     expect(job).toMatchObject({ id: answer.body.jobId, kind: 'submit-post', ownerId: 'alice' });

@@ -3,7 +3,7 @@ import { silentLogger } from '@mediaflow/logger';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { Submissions } from './submissions.ts';
-import { FakeJobs, FakeQueues } from './test-fakes.ts';
+import { FakeJobs, FakeQueues, fakeEventsUrl } from './test-fakes.ts';
 
 const generation = (jobId: string) => ({
   kind: 'generate-image' as const,
@@ -22,9 +22,20 @@ describe('Submissions.accept', () => {
   it('writes the job with its plan, then queues the plan, and answers 202 with where to poll', async () => {
     const jobs = new FakeJobs();
     const queues = new FakeQueues();
-    const answer = await new Submissions({ jobs, queues, log: silentLogger }).accept(generation, NO_IDEMPOTENCY_KEY);
+    const answer = await new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }).accept(
+      generation,
+      NO_IDEMPOTENCY_KEY,
+    );
     const { jobId } = answer.body;
-    expect(answer).toEqual({ status: 202, body: { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` } });
+    expect(answer).toEqual({
+      status: 202,
+      body: {
+        jobId,
+        status: 'queued',
+        statusUrl: `/api/jobs/${jobId}`,
+        eventsUrl: expect.stringMatching(`^/api/jobs/${jobId}/events\\?token=alice\\.`),
+      },
+    });
     expect(jobs.only()).toEqual({ id: jobId, ...generation(jobId) });
     expect(queues.enqueued).toEqual([generation(jobId).plan]);
   });
@@ -34,7 +45,10 @@ describe('Submissions.accept', () => {
     const jobs = new FakeJobs();
     const queues = new FakeQueues();
     queues.enqueue = () => new Promise<void>(() => {});
-    const accepted = new Submissions({ jobs, queues, log: silentLogger }).accept(generation, NO_IDEMPOTENCY_KEY);
+    const accepted = new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }).accept(
+      generation,
+      NO_IDEMPOTENCY_KEY,
+    );
     const outcome = expect(accepted).rejects.toMatchObject({
       statusCode: 503,
       code: 'service_unavailable',

@@ -15,6 +15,8 @@ export interface Accepted {
   jobId: string;
   status: 'queued';
   statusUrl: string;
+  /** The job's event stream, with a short-lived token for it (never stored: made for each answer). */
+  eventsUrl: string;
 }
 
 /** A job to accept, as a use case describes it once it knows the job's id. */
@@ -52,6 +54,8 @@ export interface SubmissionsDeps {
   jobs: Pick<JobsRepository, 'create' | 'delete'>;
   queues: Pick<QueueRepository, 'enqueue'>;
   log: ServiceLog;
+  /** The job's event stream with a token for its owner (EventsTokens.eventsUrl). */
+  eventsUrl: (ownerId: string, jobId: string) => Promise<string>;
 }
 
 /**
@@ -63,11 +67,13 @@ export class Submissions {
   private readonly jobs: SubmissionsDeps['jobs'];
   private readonly queues: SubmissionsDeps['queues'];
   private readonly log: ServiceLog;
+  private readonly eventsUrl: SubmissionsDeps['eventsUrl'];
 
   constructor(deps: SubmissionsDeps) {
     this.jobs = deps.jobs;
     this.queues = deps.queues;
     this.log = deps.log;
+    this.eventsUrl = deps.eventsUrl;
   }
 
   /**
@@ -77,8 +83,10 @@ export class Submissions {
   async accept(build: (jobId: string) => NewSubmission, scope: IdempotencyScope): Promise<Answer<Accepted>> {
     const jobId = randomUUID();
     const job = build(jobId);
-    const accepted: Accepted = { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
-    await this.jobs.create({ id: jobId, ...job }, scope.answer(202, accepted));
+    const stored: Omit<Accepted, 'eventsUrl'> = { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
+    const accepted: Accepted = { ...stored, eventsUrl: await this.eventsUrl(job.ownerId, jobId) };
+    // Stored without its eventsUrl: a token is kept nowhere, and a replay gets a fresh one (`replayed`).
+    await this.jobs.create({ id: jobId, ...job }, scope.answer(202, stored));
     try {
       await withTimeout(this.queues.enqueue(job.plan), ENQUEUE_TIMEOUT_MS);
     } catch (error) {
@@ -91,6 +99,17 @@ export class Submissions {
       );
     }
     return { status: 202, body: accepted };
+  }
+
+  /**
+   * A stored answer, replayed for a repeated Idempotency-Key: an accepted job's 202 gets its eventsUrl
+   * made again, with a token valid from now (the stored answer has none); any other answer is as stored.
+   */
+  async replayed(userId: string, answer: Answer<unknown>): Promise<Answer<unknown>> {
+    const body = answer.body as Partial<Accepted> | null;
+    const jobId = body?.jobId;
+    if (answer.status !== 202 || typeof jobId !== 'string' || body?.statusUrl !== `/api/jobs/${jobId}`) return answer;
+    return { status: answer.status, body: { ...body, eventsUrl: await this.eventsUrl(userId, jobId) } };
   }
 
   /**

@@ -205,3 +205,10 @@ export function localFile(field: string, clientName: string, kind: 'png' | 'mp4'
     ...(kind === 'png' ? { width: 40, height: 30 } : {}),
   };
 }
+
+let eventsTokensIssued = 0;
+/** The eventsUrl of an accepted job, as EventsTokens makes them: each with a token of its own. */
+export async function fakeEventsUrl(ownerId: string, jobId: string): Promise<string> {
+  eventsTokensIssued += 1;
+  return `/api/jobs/${jobId}/events?token=${ownerId}.${eventsTokensIssued}`;
+}

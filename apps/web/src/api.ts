@@ -1,0 +1,122 @@
+import {
+  type Blog,
+  type BlogPage,
+  type Brand,
+  createClient,
+  type GenerateImageResult,
+  type JobAccepted,
+  type JobStatus,
+  type MediaflowClient,
+  MediaflowError,
+  type Post,
+  type PostPage,
+  type SubmitPostJobStatus,
+} from '@mediaflow/client';
+
+import { ASPECT_RATIOS, type AspectRatio } from '@mediaflow/domain';
+
+// The API's shapes come from the client's generated types (one declaration: the OpenAPI document).
+export type { AspectRatio, Blog, BlogPage, Brand, JobError, JobStatus, Post, PostPage } from '@mediaflow/client';
+export { ASPECT_RATIOS };
+export type Accepted = JobAccepted;
+export type JobState = JobStatus['status'];
+/** A submission's step (generations have none). */
+export type JobStep = NonNullable<SubmitPostJobStatus['steps']>[number];
+export type PostMedia = Post['media'][number];
+
+/** A generation's result (a generate-image job's `result`), with the prompt that made it. */
+export type GeneratedImage = GenerateImageResult & { prompt: string };
+
+/** A media item to send: a file from this device, or one of the user's generated images. */
+export type MediaInput = File | { assetId: string };
+
+/** The API for one signed-in user. */
+export class Api {
+  readonly baseUrl: string;
+  readonly #client: MediaflowClient;
+
+  constructor(baseUrl: string, token: string) {
+    this.baseUrl = baseUrl;
+    this.#client = createClient({ baseUrl, token });
+  }
+
+  generateImage(input: { prompt: string; referenceImage?: File; aspectRatio?: AspectRatio }): Promise<Accepted> {
+    return this.#client.generateImage(input);
+  }
+
+  submitPost(input: {
+    brandId: string;
+    caption: string;
+    scheduledAt?: string;
+    media: MediaInput[];
+  }): Promise<Accepted> {
+    return this.#client.submitPost(input);
+  }
+
+  submitBlog(input: {
+    title: string;
+    content: string;
+    imageAlt?: string;
+    banner?: MediaInput;
+    featured?: MediaInput;
+  }): Promise<Accepted> {
+    return this.#client.submitBlog(input);
+  }
+
+  createBrand(name: string): Promise<Brand> {
+    return this.#client.createBrand(name);
+  }
+
+  listBrands(): Promise<Brand[]> {
+    return this.#client.listBrands();
+  }
+
+  listPosts(brandId: string): Promise<PostPage> {
+    return this.#client.listPosts(brandId);
+  }
+
+  listBlogs(): Promise<BlogPage> {
+    return this.#client.listBlogs();
+  }
+
+  /** One post (the client has no helper for it: its typed `api`). */
+  async getPost(id: string): Promise<Post> {
+    const { data, error, response } = await this.#client.api.GET('/api/posts/{id}', { params: { path: { id } } });
+    if (data === undefined) throw MediaflowError.from(response, error);
+    return data;
+  }
+
+  async getBlog(id: string): Promise<Blog> {
+    const { data, error, response } = await this.#client.api.GET('/api/blogs/{id}', { params: { path: { id } } });
+    if (data === undefined) throw MediaflowError.from(response, error);
+    return data;
+  }
+
+  /** Follows a job to its end (the event stream, or polling), calling onUpdate with each status. */
+  watchJob(
+    accepted: Accepted,
+    options: { signal?: AbortSignal; onUpdate: (job: JobStatus) => void },
+  ): Promise<JobStatus> {
+    return this.#client.watchJob(accepted.jobId, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      eventsUrl: accepted.eventsUrl,
+      onUpdate: options.onUpdate,
+    });
+  }
+}
+
+/** A sentence for the person at the screen, for any error the API calls throw. */
+export function describeError(error: unknown, baseUrl: string): string {
+  if (error instanceof MediaflowError) {
+    if (error.status === 401) return `The API refused the access token: ${error.message}`;
+    return error.message;
+  }
+  if (error instanceof DOMException && error.name === 'AbortError') return 'Stopped.';
+  // fetch's TypeError: the network, or a CORS refusal (which the browser does not detail).
+  if (error instanceof TypeError) return `Cannot reach the API at ${baseUrl}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function isUnauthorized(error: unknown): boolean {
+  return error instanceof MediaflowError && error.status === 401;
+}

@@ -1,0 +1,4 @@
+import { runWorkerService } from '@mediaflow/runtime';
+import { notifierService } from './service.ts';
+
+await runWorkerService(notifierService);
