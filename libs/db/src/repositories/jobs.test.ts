@@ -536,6 +536,14 @@ describe('JobsRepository', () => {
       expect(await job(id)).toMatchObject({ status: 'queued', attempts: 0, error: note });
     });
 
+    it('counts a row written within the millisecond of `since` as not moved since (PostgreSQL keeps microseconds)', async () => {
+      const owner = await newOwner();
+      const id = await createGeneration(owner);
+      await sql`update jobs set "updatedAt" = '2024-03-01T00:00:00.123456Z' where id = ${id}`.execute(database.db);
+      await jobs.markWaiting({ jobId: id }, note, { since: new Date('2024-03-01T00:00:00.123Z'), uncount: false });
+      expect(await job(id)).toMatchObject({ status: 'queued', error: note });
+    });
+
     it('changes nothing when another run has picked the job up since, or it has ended', async () => {
       const owner = await newOwner();
       const moved = await createGeneration(owner);

@@ -284,7 +284,7 @@ export class JobsRepository {
           .where('jobId', '=', ref.jobId)
           .where('step', '=', ref.step)
           .where('state', 'in', ['queued', 'active'])
-          .where('updatedAt', '<=', options.since)
+          .where(toMilliseconds('updatedAt'), '<=', options.since)
           .executeTakeFirst();
         // The submission stays active as a whole (other steps may run); only the count is taken back.
         if (step.numUpdatedRows > 0n && uncount > 0) {
@@ -301,7 +301,7 @@ export class JobsRepository {
         .set((eb) => ({ status: 'queued', error: json, attempts: eb('attempts', '-', uncount), updatedAt: now }))
         .where('id', '=', ref.jobId)
         .where('status', 'in', ['queued', 'active'])
-        .where('updatedAt', '<=', options.since)
+        .where(toMilliseconds('updatedAt'), '<=', options.since)
         .execute();
     });
   }
@@ -424,4 +424,12 @@ function isSlotTaken(error: unknown): boolean {
 /** A promote-media step's result is the stored file. */
 function isStoredMedia(result: StepResult | null): result is StoredMedia {
   return result !== null && 'providerId' in result;
+}
+
+/**
+ * A timestamp column cut to the millisecond, as JavaScript's Dates hold time: PostgreSQL's now() keeps
+ * microseconds, so a row written in the same millisecond as a Date would otherwise count as after it.
+ */
+function toMilliseconds(column: 'updatedAt') {
+  return sql<Date>`date_trunc('milliseconds', ${sql.ref(column)})`;
 }
