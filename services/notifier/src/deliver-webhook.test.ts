@@ -68,7 +68,7 @@ function setup(options: {
   resolve?: NotifierDeps['resolve'];
 }) {
   const posted: Posted[] = [];
-  const responses: Array<{ id: string; statusCode: number | null; durationMs: number }> = [];
+  const responses: Array<{ id: string; statusCode: number | null; durationMs: number; error: string }> = [];
   const found = delivery(options.webhook);
   const deps: NotifierDeps = {
     deliveries: {
@@ -140,7 +140,9 @@ describe('deliverWebhook', () => {
       const failure = await deliverWebhook({ jobId: 'd1' }, deps).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(DeliveryFailed);
       expect(failure).toMatchObject({ code, retryable: true, message: `the receiver answered ${statusCode}` });
-      expect(responses).toEqual([{ id: 'd1', statusCode, durationMs: 42 }]);
+      expect(responses).toEqual([
+        { id: 'd1', statusCode, durationMs: 42, error: `the receiver answered ${statusCode}` },
+      ]);
     }
   });
 
@@ -155,7 +157,7 @@ describe('deliverWebhook', () => {
       retryable: true,
       message: 'no answer within 10 s',
     });
-    expect(responses).toEqual([{ id: 'd1', statusCode: null, durationMs: 10_003 }]);
+    expect(responses).toEqual([{ id: 'd1', statusCode: null, durationMs: 10_003, error: 'no answer within 10 s' }]);
   });
 
   it('sends nothing for a deleted webhook, and gives up at once', async () => {

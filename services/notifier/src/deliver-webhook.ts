@@ -97,15 +97,16 @@ export async function deliverWebhook(
     );
   } catch (error) {
     if (!(error instanceof WebhookCallFailed)) throw error;
-    await deps.deliveries.recordResponse(delivery.id, { statusCode: null, durationMs: error.durationMs });
+    await deps.deliveries.recordResponse(delivery.id, {
+      statusCode: null,
+      durationMs: error.durationMs,
+      error: error.message,
+    });
     throw new DeliveryFailed(error.timedOut ? 'provider_timeout' : 'provider_unavailable', error.message, true);
   }
   if (response.statusCode >= 200 && response.statusCode < 300) return response;
-  await deps.deliveries.recordResponse(delivery.id, response);
   // Any other answer is retried, a redirect included (it is not followed: the URL is the one registered).
-  throw new DeliveryFailed(
-    response.statusCode >= 500 ? 'provider_unavailable' : 'provider_rejected',
-    `the receiver answered ${response.statusCode}`,
-    true,
-  );
+  const message = `the receiver answered ${response.statusCode}`;
+  await deps.deliveries.recordResponse(delivery.id, { ...response, error: message });
+  throw new DeliveryFailed(response.statusCode >= 500 ? 'provider_unavailable' : 'provider_rejected', message, true);
 }

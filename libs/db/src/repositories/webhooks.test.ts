@@ -168,7 +168,13 @@ describe('WebhooksRepository', () => {
 
     const ref = { jobId: id };
     expect(await recorder.markActive(ref)).toBe('started');
-    await webhooks.recordResponse(id, { statusCode: 500, durationMs: 12 });
+    await webhooks.recordResponse(id, { statusCode: 500, durationMs: 12, error: 'answered 500' });
+    // The attempt's answer and its error show together, before the runtime records the retry.
+    expect((await webhooks.deliveriesForOwner(hook.id, alice, 100))?.[0]).toMatchObject({
+      status: 'delivering',
+      statusCode: 500,
+      error: 'answered 500',
+    });
     await recorder.markRetrying(ref, { code: 'provider_unavailable', message: 'answered 500', retryable: true });
     let [view] = (await webhooks.deliveriesForOwner(hook.id, alice, 100)) ?? [];
     expect(view).toEqual({

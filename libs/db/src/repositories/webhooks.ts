@@ -192,10 +192,22 @@ export class WebhooksRepository {
   }
 
   /** What the receiver answered an attempt (no status code when it never answered), and how long it took. */
-  async recordResponse(id: string, response: { statusCode: number | null; durationMs: number }): Promise<void> {
+  /**
+   * A failed attempt's answer (no status code when there was none) with what was wrong, in one statement:
+   * the deliveries list never shows an attempt's status code without its error.
+   */
+  async recordResponse(
+    id: string,
+    response: { statusCode: number | null; durationMs: number; error: string },
+  ): Promise<void> {
     await this.db
       .updateTable('webhook_deliveries')
-      .set({ statusCode: response.statusCode, durationMs: response.durationMs, updatedAt: new Date() })
+      .set({
+        statusCode: response.statusCode,
+        durationMs: response.durationMs,
+        error: response.error,
+        updatedAt: new Date(),
+      })
       .where('id', '=', id)
       .execute();
   }
