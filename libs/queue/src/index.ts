@@ -17,6 +17,7 @@ export {
   type RetryPolicy,
 } from './queue-repository.ts';
 export { closeOnSignal } from './shutdown.ts';
+export { withTimeout } from './timeout.ts';
 export {
   type HandlerMap,
   type JobChange,

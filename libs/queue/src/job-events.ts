@@ -1,5 +1,6 @@
 import { Cluster } from 'ioredis';
 import type { Redis } from './connection.ts';
+import { withTimeout } from './timeout.ts';
 import type { JobChange } from './worker.ts';
 
 /** A change is announced within this long or not at all: a Redis outage must never hold a job's worker. */
@@ -114,6 +115,7 @@ export class JobEventsSubscriber {
       const attempt = withTimeout(
         this.connect().subscribe(this.channel),
         this.options.subscribeTimeoutMs ?? SUBSCRIBE_TIMEOUT_MS,
+        'Redis',
       ).then(() => undefined);
       // A failed attempt is not remembered: the next stream tries again.
       attempt.catch(() => {
@@ -173,12 +175,4 @@ function subscriberConnection(from: Redis, prefix: string): Redis {
       : from.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName });
   connection.on('error', () => {});
   return connection;
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -16,6 +16,7 @@ import { backoffStrategy } from './backoff.ts';
 import type { Redis } from './connection.ts';
 import { describeFailure } from './errors.ts';
 import { jitter, Outage } from './outage.ts';
+import { withTimeout } from './timeout.ts';
 
 /** A quota error without a delay of its own waits this long. */
 const DEFAULT_QUOTA_WAIT_MS = 30_000;
@@ -116,7 +117,7 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   const databaseAway = async (): Promise<boolean> => {
     if (database.isDown) return true;
     try {
-      await withTimeout(recorder.ping(), PROBE_TIMEOUT_MS);
+      await withTimeout(recorder.ping(), PROBE_TIMEOUT_MS, 'the database');
       return false;
     } catch {
       return true;
@@ -295,14 +296,6 @@ function watchRedis(connection: Redis, queue: string, logger: Logger): void {
 function providerOf(error: unknown): string {
   const provider = (error as { provider?: unknown }).provider;
   return typeof provider === 'string' ? provider : 'unknown';
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A running worker: it stops taking jobs on pause (what runs finishes) and on close. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobInput, JobsRepository, NewJobStep } from '@mediaflow/db';
 import type { JobContext, JobKind, JobPlan, JobRequest, PermanentFolder } from '@mediaflow/domain';
 import type { QueueRepository } from '@mediaflow/queue';
+import { withTimeout } from '@mediaflow/queue';
 import { HttpError } from './errors.ts';
 import type { Answer, IdempotencyScope } from './idempotency.ts';
 import type { ServiceLog } from './log.ts';
@@ -88,7 +89,7 @@ export class Submissions {
     // Stored without its eventsUrl: a token is kept nowhere, and a replay gets a fresh one (`replayed`).
     await this.jobs.create({ id: jobId, ...job }, scope.answer(202, stored));
     try {
-      await withTimeout(this.queues.enqueue(job.plan), ENQUEUE_TIMEOUT_MS);
+      await withTimeout(this.queues.enqueue(job.plan), ENQUEUE_TIMEOUT_MS, 'the queue');
     } catch (error) {
       this.log.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
       await this.jobs.delete(jobId);
@@ -146,12 +147,4 @@ export class Submissions {
       };
     }, scope);
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the queue within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
