@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -89,6 +90,16 @@ export interface Config {
   /** Images larger than this many pixels are refused (decompression bombs). */
   maxImagePixels: number;
   maxVideoBytes: number;
+  /** Largest multipart request (MAX_SUBMISSION_BYTES): 413 from its Content-Length, or as soon as its body passes it. */
+  maxSubmissionBytes: number;
+  /** Uploads (multipart submissions and tus transfers) one user may have in flight at once, across replicas. */
+  maxUploadsInFlight: number;
+  /** Where request files and resumable uploads wait on local disk (SPOOL_DIR). */
+  spoolDir: string;
+  /** Most bytes the spool may hold (SPOOL_MAX_BYTES): a new upload that would pass it is 503. */
+  spoolMaxBytes: number;
+  /** A resumable upload not used by a submission within this is deleted (UPLOAD_TTL). */
+  uploadTtlMs: number;
   /** Tries per job, the first retry's delay, and how long a worker's hold on a job lasts without renewal
    *  (a worker that dies mid-job loses it after this and another worker runs the job again). */
   jobs: {
@@ -178,6 +189,11 @@ export const ENV_VARIABLES = [
   'MAX_IMAGE_BYTES',
   'MAX_IMAGE_PIXELS',
   'MAX_VIDEO_BYTES',
+  'MAX_SUBMISSION_BYTES',
+  'MAX_UPLOADS_IN_FLIGHT',
+  'SPOOL_DIR',
+  'SPOOL_MAX_BYTES',
+  'UPLOAD_TTL',
   'JOB_ATTEMPTS',
   'JOB_BACKOFF_MS',
   'JOB_LOCK_MS',
@@ -373,6 +389,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxImageBytes: int('MAX_IMAGE_BYTES', 20 * 1024 * 1024, 1, 1024 * 1024 * 1024),
     maxImagePixels: int('MAX_IMAGE_PIXELS', 100_000_000, 1, 1_000_000_000),
     maxVideoBytes: int('MAX_VIDEO_BYTES', 500 * 1024 * 1024, 1, 10 * 1024 * 1024 * 1024),
+    maxSubmissionBytes: int('MAX_SUBMISSION_BYTES', 1024 * 1024 * 1024, 1, 100 * 1024 * 1024 * 1024),
+    maxUploadsInFlight: int('MAX_UPLOADS_IN_FLIGHT', 3, 1, 1000),
+    spoolDir: path.resolve(read('SPOOL_DIR') ?? path.join(os.tmpdir(), 'mediaflow-spool')),
+    // Below the 2 Gi emptyDir of infra/k8s, so the spool fills up before the pod is evicted.
+    spoolMaxBytes: int('SPOOL_MAX_BYTES', 1536 * 1024 * 1024, 1, 1024 * 1024 * 1024 * 1024),
+    uploadTtlMs: duration('UPLOAD_TTL', read('UPLOAD_TTL'), 24 * 3_600_000, problems),
     jobs: {
       attempts: int('JOB_ATTEMPTS', 5, 1, 100),
       backoffMs: int('JOB_BACKOFF_MS', 2_000, 1, 3_600_000),
