@@ -8,6 +8,7 @@ import * as unfinishedByOwner from './migrations/0004-unfinished-by-owner.ts';
 import * as millisecondTimestamps from './migrations/0005-millisecond-timestamps.ts';
 import * as inFlightSlots from './migrations/0006-in-flight-slots.ts';
 import * as webhooks from './migrations/0007-webhooks.ts';
+import * as uploads from './migrations/0008-uploads.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
 const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0005-millisecond-timestamps': millisecondTimestamps,
   '0006-in-flight-slots': inFlightSlots,
   '0007-webhooks': webhooks,
+  '0008-uploads': uploads,
 };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {
