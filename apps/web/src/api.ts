@@ -1,5 +1,4 @@
 import {
-  type Blog,
   type BlogPage,
   type Brand,
   createClient,
@@ -10,19 +9,24 @@ import {
   MediaflowError,
   type Post,
   type PostPage,
+  type paths,
   type SubmitPostJobStatus,
 } from '@mediaflow/client';
 
 import { ASPECT_RATIOS, type AspectRatio } from '@mediaflow/domain';
 
 // The API's shapes come from the client's generated types (one declaration: the OpenAPI document).
-export type { AspectRatio, Blog, BlogPage, Brand, JobError, JobStatus, Post, PostPage } from '@mediaflow/client';
+export type { AspectRatio, BlogPage, Brand, JobError, JobStatus, Post, PostPage } from '@mediaflow/client';
 export { ASPECT_RATIOS };
 export type Accepted = JobAccepted;
 export type JobState = JobStatus['status'];
 /** A submission's step (generations have none). */
 export type JobStep = NonNullable<SubmitPostJobStatus['steps']>[number];
 export type PostMedia = Post['media'][number];
+/** One blog with its whole content (GET /api/blogs/:id). */
+export type Blog = paths['/api/blogs/{id}']['get']['responses'][200]['content']['application/json'];
+/** A blog in a list: an excerpt of its content, not all of it. */
+export type BlogSummary = BlogPage['items'][number];
 
 /** A generation's result (a generate-image job's `result`), with the prompt that made it. */
 export type GeneratedImage = GenerateImageResult & { prompt: string };

@@ -2635,7 +2635,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Your blogs, newest first */
+    /**
+     * Your blogs, newest first
+     * @description Each blog with an `excerpt` (its first 300 characters) instead of its `content`.
+     */
     get: {
       parameters: {
         query?: {
@@ -2661,13 +2664,14 @@ export interface paths {
                 /** Format: uuid */
                 id: string;
                 title: string;
-                content: string;
                 banner: string | null;
                 image: string | null;
                 imageAlt: string | null;
                 authorId: string;
                 /** Format: date-time */
                 createdAt: string;
+                /** @description The first 300 characters of the blog's content (all of it when shorter); `GET /api/blogs/{id}` answers the whole content. */
+                excerpt: string;
               }[];
               nextCursor: string | null;
             };
@@ -3033,13 +3037,14 @@ export interface paths {
               /** Format: uuid */
               id: string;
               title: string;
-              content: string;
               banner: string | null;
               image: string | null;
               imageAlt: string | null;
               authorId: string;
               /** Format: date-time */
               createdAt: string;
+              /** @description Markdown, as submitted. */
+              content: string;
             };
           };
         };

@@ -93,11 +93,14 @@ export interface JobContext {
 /**
  * Everything needed to queue a job again, kept as the job's `payload` in PostgreSQL: a single job is
  * `last` alone; a submission's chain has `first` (they run before `last`). Because PostgreSQL holds it,
- * work accepted before Redis lost its data can be queued again.
+ * work accepted before Redis lost its data can be queued again. Its requests go to Redis as they are, so
+ * they carry ids and small fields only; large input stays in `record`.
  */
 export interface JobPlan {
   first?: JobRequest[];
   last: JobRequest;
+  /** A blog's content (up to 200 000 characters), read by its handler from here: never queued, never in Redis. */
+  record?: { content: string };
   /** What a person reading the jobs table wants to know about the submission. */
   summary?: Record<string, unknown>;
   /** The request it came from; a job queued again keeps it, so its logs still join up. */
@@ -163,13 +166,15 @@ export interface PersistPostResult {
   media: Array<{ id: string; url: string; type: 'image' | 'video' }>;
 }
 
-/** Writes a blog once its banner and featured image (either optional) are promoted. */
+/**
+ * Writes a blog once its banner and featured image (either optional) are promoted. Its content is not
+ * here but in the job's plan (`record.content`), read from PostgreSQL.
+ */
 export interface PersistBlogPayload {
   jobId: string;
   step: number;
   authorId: string;
   title: string;
-  content: string;
   imageAlt: string | null;
   bannerStep: number | null;
   featuredStep: number | null;

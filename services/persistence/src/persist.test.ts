@@ -31,8 +31,8 @@ const video = (name: string): StoredMedia => ({
   duration: 12.5,
 });
 
-/** The repositories, in memory: the promoted steps given, and every write kept. */
-function fakes(promoted: Map<number, StoredMedia>) {
+/** The repositories, in memory: the promoted steps and the blog contents (by job) given, and every write kept. */
+function fakes(promoted: Map<number, StoredMedia>, contents: Record<string, string> = { 'job-2': 'Some content' }) {
   const posts: Array<{ post: NewPost; media: NewMedia[] }> = [];
   const blogs: NewBlog[] = [];
   const asked: string[] = [];
@@ -42,6 +42,7 @@ function fakes(promoted: Map<number, StoredMedia>) {
         asked.push(jobId);
         return promoted;
       },
+      blogContent: async (jobId) => contents[jobId],
     },
     posts: {
       createOnce: async (post, media): Promise<PostWithMedia> => {
@@ -83,7 +84,6 @@ const blogPayload = (overrides: Partial<PersistBlogPayload> = {}): PersistBlogPa
   step: 2,
   authorId: 'bob',
   title: 'A title',
-  content: 'Some content',
   imageAlt: 'a fox',
   bannerStep: 0,
   featuredStep: 1,
@@ -184,7 +184,7 @@ describe('persistPost', () => {
 });
 
 describe('persistBlog', () => {
-  it('writes the blog with the URLs of its banner and featured image steps', async () => {
+  it("writes the blog with the content kept in its job's row, and the URLs of its image steps", async () => {
     // The steps' numbers, not their order, decide which image is which.
     const { deps, blogs } = fakes(
       new Map([
@@ -235,6 +235,17 @@ describe('persistBlog', () => {
       await persistBlog(blogPayload({ bannerStep: null, featuredStep: null, imageAlt: null }), neither.deps),
     ).toEqual({ blogId: 'blog-of-job-2', banner: null, image: null });
     expect(neither.blogs[0]).toMatchObject({ banner: null, image: null, imageAlt: null });
+  });
+
+  it('fails for good, writing nothing, when the job has no content in PostgreSQL', async () => {
+    const { deps, blogs } = fakes(new Map([[0, image('banner')]]), {});
+    const error = await persistBlog(blogPayload({ bannerStep: 0, featuredStep: null }), deps).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentJobError);
+    expect(error).toMatchObject({ code: 'internal', retryable: false });
+    expect((error as Error).message).toBe(
+      "no blog content for job job-2: its row, or its plan's record.content, is missing",
+    );
+    expect(blogs).toEqual([]);
   });
 
   it('fails for good, writing nothing, when its banner step has no promoted result', async () => {

@@ -10,7 +10,7 @@ import {
 import { inSpan, SpanKind } from '@mediaflow/telemetry';
 
 export interface PersistenceDeps {
-  jobs: Pick<JobsRepository, 'promotedMedia'>;
+  jobs: Pick<JobsRepository, 'promotedMedia' | 'blogContent'>;
   posts: Pick<PostsRepository, 'createOnce'>;
   blogs: Pick<BlogsRepository, 'createOnce'>;
 }
@@ -42,16 +42,27 @@ export async function persistPost(payload: PersistPostPayload, deps: Persistence
   return { postId: post.id, media: post.media.map(({ id, url, type }) => ({ id, url, type })) };
 }
 
-/** The blog row, written once per submission however often it runs. */
+/**
+ * The blog row, written once per submission however often it runs. Its content comes from the job's row
+ * in PostgreSQL, not from the queue, which carries ids and small fields only.
+ */
 export async function persistBlog(payload: PersistBlogPayload, deps: PersistenceDeps): Promise<PersistBlogResult> {
   const steps = [payload.bannerStep, payload.featuredStep].filter((step): step is number => step !== null);
   const promoted = new Map((await promotedMedia(payload.jobId, steps, deps)).map((media, i) => [steps[i], media]));
+  const content = await deps.jobs.blogContent(payload.jobId);
+  // The gateway writes the content with the job; without it there is nothing to publish, however often tried.
+  if (content === undefined) {
+    throw new PermanentJobError(
+      'internal',
+      `no blog content for job ${payload.jobId}: its row, or its plan's record.content, is missing`,
+    );
+  }
   const blog = await inSpan('db write blog', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, () =>
     deps.blogs.createOnce({
       jobId: payload.jobId,
       authorId: payload.authorId,
       title: payload.title,
-      content: payload.content,
+      content,
       imageAlt: payload.imageAlt,
       banner: payload.bannerStep === null ? null : (promoted.get(payload.bannerStep)?.url ?? null),
       image: payload.featuredStep === null ? null : (promoted.get(payload.featuredStep)?.url ?? null),

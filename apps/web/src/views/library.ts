@@ -64,9 +64,7 @@ export class LibraryView implements View {
       );
       replace(
         this.#blogs,
-        ...(blogs.items.length === 0
-          ? [h('p', {}, 'No blogs yet.')]
-          : blogs.items.map((blog) => blogElement(blog, 'h3', false))),
+        ...(blogs.items.length === 0 ? [h('p', {}, 'No blogs yet.')] : blogs.items.map((blog) => blogElement(blog))),
       );
       this.#alert.show(null);
       this.#status.textContent = '';

@@ -1,4 +1,4 @@
-import type { Blog, MediaInput, Post, PostMedia } from '../api.ts';
+import type { Blog, BlogSummary, MediaInput, Post, PostMedia } from '../api.ts';
 import { h } from '../dom.ts';
 
 /** The widths the layout shows media at: the whole screen on a phone, at most 40rem beside it. */
@@ -54,10 +54,14 @@ export function postElement(post: Post, brandName: string | undefined, headingLe
   );
 }
 
-/** A published blog: banner, title, featured image, and its Markdown content as paragraphs of text. */
-export function blogElement(blog: Blog, headingLevel: 'h3' | 'h4' = 'h3', full = true): HTMLElement {
+/**
+ * A published blog: banner, title, featured image, and its Markdown content as paragraphs of text; from a
+ * list, banner, title and the first paragraph of its excerpt.
+ */
+export function blogElement(blog: Blog | BlogSummary, headingLevel: 'h3' | 'h4' = 'h3'): HTMLElement {
   const alt = blog.imageAlt ?? '';
-  const paragraphs = blog.content
+  const full = 'content' in blog;
+  const paragraphs = (full ? blog.content : blog.excerpt)
     .split(/\n\s*\n/)
     .map((text) => text.trim())
     .filter(Boolean);

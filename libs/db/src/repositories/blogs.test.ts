@@ -31,12 +31,12 @@ describe('BlogsRepository', () => {
           step: 0,
           authorId,
           title: 't',
-          content: 'c',
           imageAlt: null,
           bannerStep: null,
           featuredStep: null,
         },
       },
+      record: { content: 'c' },
     };
     await database.db
       .insertInto('jobs')
@@ -100,6 +100,22 @@ describe('BlogsRepository', () => {
   });
 
   describe('listForAuthor', () => {
+    it('lists each blog with the first characters of its content as its excerpt, never the whole content', async () => {
+      const author = await newAuthor();
+      const long = await blogs.createOnce(
+        await blog(author, 'long', { content: `🦊 ü${'x'.repeat(500)}`, banner: 'http://media.test/b.jpg' }),
+      );
+      await setCreatedAt(long.id, '2024-04-01T00:00:02Z');
+      const short = await blogs.createOnce(await blog(author, 'short', { content: 'Tiny' }));
+      await setCreatedAt(short.id, '2024-04-01T00:00:01Z');
+      const { content: _, ...rest } = long;
+      const [first, second] = await blogs.listForAuthor(author, 10, undefined, 5);
+      // Characters, not bytes or UTF-16 units: the fox is one.
+      expect(first).toEqual({ ...rest, createdAt: expect.any(Date), excerpt: '🦊 üxx' });
+      expect(first).not.toHaveProperty('content');
+      expect(second?.excerpt).toBe('Tiny');
+    });
+
     it("lists an author's blogs newest first, a page at a time", async () => {
       const author = await newAuthor();
       const other = await newAuthor();
@@ -115,18 +131,22 @@ describe('BlogsRepository', () => {
       }
       await blogs.createOnce(await blog(other, 'not mine'));
 
-      expect((await blogs.listForAuthor(author, 10, undefined)).map((row) => row.title)).toEqual(['new', 'mid', 'old']);
-      const first = await blogs.listForAuthor(author, 2, undefined);
+      expect((await blogs.listForAuthor(author, 10, undefined, 300)).map((row) => row.title)).toEqual([
+        'new',
+        'mid',
+        'old',
+      ]);
+      const first = await blogs.listForAuthor(author, 2, undefined, 300);
       expect(first.map((row) => row.title)).toEqual(['new', 'mid']);
       const last = first.at(-1);
       if (!last) throw new Error('no page');
-      const second = await blogs.listForAuthor(author, 2, decodeCursor(encodeCursor(last)));
+      const second = await blogs.listForAuthor(author, 2, decodeCursor(encodeCursor(last)), 300);
       expect(second.map((row) => row.id)).toEqual([ids.old]);
       expect(second[0]).toMatchObject({ authorId: author, title: 'old' });
       const end = second[0];
       if (!end) throw new Error('no page');
-      expect(await blogs.listForAuthor(author, 2, { createdAt: end.createdAt, id: end.id })).toEqual([]);
-      expect(await blogs.listForAuthor(await newAuthor(), 10, undefined)).toEqual([]);
+      expect(await blogs.listForAuthor(author, 2, { createdAt: end.createdAt, id: end.id }, 300)).toEqual([]);
+      expect(await blogs.listForAuthor(await newAuthor(), 10, undefined, 300)).toEqual([]);
     });
 
     it('breaks ties between blogs written at the same moment by id, without skipping or repeating', async () => {
@@ -140,7 +160,7 @@ describe('BlogsRepository', () => {
       const seen: string[] = [];
       let cursor: ReturnType<typeof decodeCursor>;
       for (let page = 0; page < 5; page++) {
-        const rows = await blogs.listForAuthor(author, 2, cursor);
+        const rows = await blogs.listForAuthor(author, 2, cursor, 300);
         seen.push(...rows.map((row) => row.id));
         const last = rows.at(-1);
         if (rows.length < 2 || !last) break;
@@ -161,9 +181,9 @@ describe('BlogsRepository', () => {
         await setCreatedAt(id, at);
       }
       // Kept to the millisecond, the first two tie and are ordered by id; none is skipped or repeated.
-      const [first] = await blogs.listForAuthor(author, 1, undefined);
+      const [first] = await blogs.listForAuthor(author, 1, undefined, 300);
       if (!first) throw new Error('no page');
-      const rest = await blogs.listForAuthor(author, 10, decodeCursor(encodeCursor(first)));
+      const rest = await blogs.listForAuthor(author, 10, decodeCursor(encodeCursor(first)), 300);
       const titles = [first.title, ...rest.map((row) => row.title)];
       expect(titles.toSorted()).toEqual(['middle', 'newest', 'oldest']);
       expect(titles.at(-1)).toBe('oldest');

@@ -4,6 +4,9 @@ import type { Cursor } from './cursor.ts';
 
 export type NewBlog = Pick<BlogRow, 'jobId' | 'authorId' | 'title' | 'content' | 'imageAlt' | 'banner' | 'image'>;
 
+/** A blog in a list: the start of its content instead of all of it. */
+export type BlogSummaryRow = Omit<BlogRow, 'content'> & { excerpt: string };
+
 export class BlogsRepository {
   private readonly db: Db;
   constructor(db: Db) {
@@ -24,9 +27,21 @@ export class BlogsRepository {
     return this.db.selectFrom('blogs').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  /** An author's blogs, newest first, `limit` at a time after `cursor`. */
-  async listForAuthor(authorId: string, limit: number, cursor: Cursor | undefined): Promise<BlogRow[]> {
-    let query = this.db.selectFrom('blogs').selectAll().where('authorId', '=', authorId);
+  /**
+   * An author's blogs, newest first, `limit` at a time after `cursor`, each with the first `excerptLength`
+   * characters of its content: PostgreSQL cuts it, so whole blogs never leave the database for a list.
+   */
+  async listForAuthor(
+    authorId: string,
+    limit: number,
+    cursor: Cursor | undefined,
+    excerptLength: number,
+  ): Promise<BlogSummaryRow[]> {
+    let query = this.db
+      .selectFrom('blogs')
+      .select(['id', 'title', 'banner', 'image', 'imageAlt', 'authorId', 'jobId', 'createdAt'])
+      .select((eb) => eb.fn<string>('left', ['content', eb.val(excerptLength)]).as('excerpt'))
+      .where('authorId', '=', authorId);
     if (cursor) {
       query = query.where((eb) =>
         eb.or([

@@ -26,8 +26,8 @@ const postPlan = (jobId: string, ownerId: string, persistStep: number) => ({
   },
 });
 
-/** A blog submission's plan. */
-const blogPlan = (jobId: string, ownerId: string, persistStep: number) => ({
+/** A blog submission's plan: its content in `record`, out of the queued requests. */
+const blogPlan = (jobId: string, ownerId: string, persistStep: number, content = 'c') => ({
   last: {
     name: 'persist-blog' as const,
     payload: {
@@ -35,12 +35,12 @@ const blogPlan = (jobId: string, ownerId: string, persistStep: number) => ({
       step: persistStep,
       authorId: ownerId,
       title: 't',
-      content: 'c',
       imageAlt: null,
       bannerStep: persistStep > 0 ? 0 : null,
       featuredStep: persistStep > 1 ? 1 : null,
     },
   },
+  record: { content },
 });
 
 /** What a finished generation answers. */
@@ -827,6 +827,21 @@ describe('JobsRepository', () => {
         ]),
       );
       expect(await jobs.promotedMedia(randomUUID())).toEqual(new Map());
+    });
+  });
+
+  describe('blogContent', () => {
+    it("answers a blog submission's content as it was accepted, however long", async () => {
+      const owner = await newOwner();
+      const id = randomUUID();
+      const content = `# Über\r\n\n${'ünïcødé 🦊 "quoted" \\ '.repeat(8_000)}`;
+      await jobs.create({ id, kind: 'submit-blog', ownerId: owner, plan: blogPlan(id, owner, 0, content) });
+      expect(await jobs.blogContent(id)).toBe(content);
+    });
+
+    it('answers undefined for an unknown job, and for a job whose plan has no content', async () => {
+      expect(await jobs.blogContent(randomUUID())).toBeUndefined();
+      expect(await jobs.blogContent(await createGeneration(await newOwner()))).toBeUndefined();
     });
   });
 

@@ -238,6 +238,17 @@ export class JobsRepository {
     return new Map(rows.flatMap(({ step, result }) => (isStoredMedia(result) ? [[step, result] as const] : [])));
   }
 
+  /** A blog submission's content, from its plan (`record.content`): undefined without the job or the content. */
+  async blogContent(jobId: string): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('jobs')
+      // Only the text leaves PostgreSQL, not the whole plan.
+      .select(sql<string | null>`payload #>> '{record,content}'`.as('content'))
+      .where('id', '=', jobId)
+      .executeTakeFirst();
+    return row?.content ?? undefined;
+  }
+
   /**
    * Records an attempt's start: `started` (the job, and the step, active with one more attempt);
    * `completed` when the job has completed already; `ended` when there is nothing to run (no row: queueing

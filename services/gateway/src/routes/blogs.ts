@@ -6,7 +6,7 @@ import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
 import { type FormLimits, multipartBody } from '../http/multipart.ts';
 import { jobContext } from '../http/observability.ts';
 import type { BlogSubmission } from '../services/blog-submission.ts';
-import type { Blogs } from '../services/blogs.ts';
+import { BLOG_EXCERPT_LENGTH, type BlogSummaryRow, type Blogs } from '../services/blogs.ts';
 import type { Idempotency } from '../services/idempotency.ts';
 import { Page, PageQuery, pageSize } from './pagination.ts';
 import { FileField, IMAGE_TYPES, JobAccepted, Text } from './schemas.ts';
@@ -26,15 +26,24 @@ const BlogForm = Type.Object(
   { additionalProperties: false },
 );
 
-const Blog = Type.Object({
+const BlogFields = {
   id: Type.String({ format: 'uuid' }),
   title: Type.String(),
-  content: Type.String(),
   banner: Type.Union([Type.String(), Type.Null()]),
   image: Type.Union([Type.String(), Type.Null()]),
   imageAlt: Type.Union([Type.String(), Type.Null()]),
   authorId: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
+};
+
+const Blog = Type.Object({ ...BlogFields, content: Type.String({ description: 'Markdown, as submitted.' }) });
+
+/** A blog in a list: an excerpt, so that a page stays small however long the blogs are. */
+const BlogSummary = Type.Object({
+  ...BlogFields,
+  excerpt: Type.String({
+    description: `The first ${BLOG_EXCERPT_LENGTH} characters of the blog's content (all of it when shorter); \`GET /api/blogs/{id}\` answers the whole content.`,
+  }),
 });
 
 export interface BlogsRouteOptions {
@@ -113,6 +122,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
     {
       schema: {
         summary: 'Your blogs, newest first',
+        description: `Each blog with an \`excerpt\` (its first ${BLOG_EXCERPT_LENGTH} characters) instead of its \`content\`.`,
         tags: ['blogs'],
         querystring: Type.Object(
           {
@@ -121,7 +131,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
           { additionalProperties: false },
         ),
         response: {
-          200: Page(Blog),
+          200: Page(BlogSummary),
           ...errorResponses(400, 401),
         },
       },
@@ -129,16 +139,23 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
     async (request) => {
       const { cursor, limit } = request.query;
       const page = await options.blogs.list(request.userId, { cursor, limit: pageSize(limit) });
-      return { items: page.items.map(toBlogResponse), nextCursor: page.nextCursor };
+      return { items: page.items.map(toBlogSummaryResponse), nextCursor: page.nextCursor };
     },
   );
 };
 
 function toBlogResponse(blog: BlogRow) {
+  return { ...blogFields(blog), content: blog.content };
+}
+
+function toBlogSummaryResponse(blog: BlogSummaryRow) {
+  return { ...blogFields(blog), excerpt: blog.excerpt };
+}
+
+function blogFields(blog: BlogSummaryRow | BlogRow) {
   return {
     id: blog.id,
     title: blog.title,
-    content: blog.content,
     banner: blog.banner,
     image: blog.image,
     imageAlt: blog.imageAlt,

@@ -55,7 +55,6 @@ describe('BlogSubmission', () => {
       step: 2,
       authorId: 'alice',
       title: 'Hello',
-      content: '# Hello',
       imageAlt: 'a view',
       bannerStep: 0,
       featuredStep: 1,
@@ -64,6 +63,18 @@ describe('BlogSubmission', () => {
       title: 'Hello',
       images: ['banner: banner top.png', `featured: generated asset ${ASSET}`],
     });
+    expect(job.plan.record).toEqual({ content: '# Hello' });
+  });
+
+  it('keeps the content in the job row only: nothing it queues carries it', async () => {
+    const { jobs, queues, submit } = setup();
+    const content = `${'x'.repeat(20_000)} MARKER ${'y'.repeat(20_000)}`;
+    await submit({ content, banner: { file: localFile('banner', 'top.png') } });
+    expect(jobs.only().plan.record).toEqual({ content });
+    const [queued] = queues.enqueued;
+    const requests = JSON.stringify([queued?.first, queued?.last]);
+    expect(requests).not.toContain('MARKER');
+    expect(requests.length).toBeLessThan(2_000);
   });
 
   it('writes a blog without images in one step', async () => {

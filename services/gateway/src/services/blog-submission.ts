@@ -73,6 +73,8 @@ export class BlogSubmission {
           ownerId: authorId,
           context: request.context,
           summary: { title, images: images.map(({ role, item }) => `${role}: ${item.label}`) },
+          // In the job row only: the persist-blog job reads it from there, so Redis never holds it.
+          record: { content },
           media: images.map(({ role, item }) => ({
             item,
             folder: FOLDER[role],
@@ -88,7 +90,6 @@ export class BlogSubmission {
                 step,
                 authorId,
                 title,
-                content,
                 imageAlt: request.imageAlt ?? null,
                 bannerStep: stepOf('banner'),
                 featuredStep: stepOf('featured'),

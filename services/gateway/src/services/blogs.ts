@@ -2,6 +2,12 @@ import type { BlogRow, BlogsRepository } from '@mediaflow/db';
 import { HttpError } from './errors.ts';
 import { type Page, type PageRequest, pageOf, readCursor } from './pagination.ts';
 
+/** How much of a blog's content a list shows (its `excerpt`); the whole blog is one GET away. */
+export const BLOG_EXCERPT_LENGTH = 300;
+
+/** A blog as a list shows it: the first BLOG_EXCERPT_LENGTH characters of its content, not all of it. */
+export type BlogSummaryRow = Omit<BlogRow, 'content'> & { excerpt: string };
+
 /** Reading blogs: a blog is visible to its author only; anyone else finds nothing. */
 export class Blogs {
   private readonly blogs: Pick<BlogsRepository, 'findById' | 'listForAuthor'>;
@@ -16,8 +22,9 @@ export class Blogs {
     return blog;
   }
 
-  /** The author's blogs, newest first. */
-  async list(userId: string, page: PageRequest): Promise<Page<BlogRow>> {
-    return pageOf(await this.blogs.listForAuthor(userId, page.limit, readCursor(page.cursor)), page.limit);
+  /** The author's blogs, newest first, each with an excerpt of its content. */
+  async list(userId: string, page: PageRequest): Promise<Page<BlogSummaryRow>> {
+    const rows = await this.blogs.listForAuthor(userId, page.limit, readCursor(page.cursor), BLOG_EXCERPT_LENGTH);
+    return pageOf(rows, page.limit);
   }
 }
