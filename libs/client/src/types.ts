@@ -22,7 +22,9 @@ export type BrandList = Json<paths['/api/brands']['get']['responses'][200]>;
 export type PostPage = Json<paths['/api/posts']['get']['responses'][200]>;
 export type Post = PostPage['items'][number];
 export type BlogPage = Json<paths['/api/blogs']['get']['responses'][200]>;
-export type Blog = BlogPage['items'][number];
+/** A blog in a list: an `excerpt` instead of its content. */
+export type BlogSummary = BlogPage['items'][number];
+export type Blog = Json<paths['/api/blogs/{id}']['get']['responses'][200]>;
 
 /** A job that will not change any more. */
 export function isFinished(job: JobStatus): boolean {

@@ -348,7 +348,6 @@ describe('startWorker on Redis', () => {
         step: 0,
         authorId: 'a',
         title: 't',
-        content: 'c',
         imageAlt: null,
         bannerStep: null,
         featuredStep: null,

@@ -46,6 +46,8 @@ export interface MediaSubmission {
   ownerId: string;
   context: JobContext;
   summary: Record<string, unknown>;
+  /** Large input kept in the job row only, never queued (JobPlan.record). */
+  record?: JobPlan['record'];
   media: MediaToPromote[];
   /** Runs once every promotion has completed, and writes the record from their results. */
   persist: { label: string; request: (jobId: string, step: number) => JobRequest };
@@ -142,7 +144,7 @@ export class Submissions {
       return {
         kind: submission.kind,
         ownerId: submission.ownerId,
-        plan: { first, last, summary: submission.summary, context: submission.context },
+        plan: { first, last, summary: submission.summary, record: submission.record, context: submission.context },
         steps,
       };
     }, scope);
