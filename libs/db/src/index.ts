@@ -5,11 +5,13 @@ export { type Brand, BrandsRepository } from './repositories/brands.ts';
 export { type Cursor, decodeCursor, encodeCursor } from './repositories/cursor.ts';
 export { GeneratedAssetsRepository } from './repositories/generated-assets.ts';
 export {
+  IDEMPOTENCY_KEY_TIMES,
   type IdempotencyClaim,
   IdempotencyKeysRepository,
   type IdempotentAnswer,
 } from './repositories/idempotency-keys.ts';
 export {
+  type FailedSubmission,
   InFlightCapReached,
   type JobInput,
   type JobStepView,

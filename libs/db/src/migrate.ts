@@ -9,6 +9,7 @@ import * as millisecondTimestamps from './migrations/0005-millisecond-timestamps
 import * as inFlightSlots from './migrations/0006-in-flight-slots.ts';
 import * as webhooks from './migrations/0007-webhooks.ts';
 import * as uploads from './migrations/0008-uploads.ts';
+import * as stagedUploadsCleaned from './migrations/0009-staged-uploads-cleaned.ts';
 
 /** Every migration, in order. A new one is a new file in ./migrations and a line here. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '0006-in-flight-slots': inFlightSlots,
   '0007-webhooks': webhooks,
   '0008-uploads': uploads,
+  '0009-staged-uploads-cleaned': stagedUploadsCleaned,
 };
 
 export async function migrateToLatest(db: Db): Promise<string[]> {

@@ -155,6 +155,11 @@ export interface JobsTable {
    * that had ended leaves it none) and nothing reads it back: not in `JobRow`.
    */
   inFlightSlot: ColumnType<never, number | null | undefined, number | null>;
+  /**
+   * When retention deleted what a failed submission had staged in a store's uploads/ folder (migration
+   * 0009). Only retention writes and reads it (`JobsRepository`): not in `JobRow`.
+   */
+  stagedUploadsCleanedAt: ColumnType<never, never, Date>;
 }
 
 /** Files a job needs as input (a reference image), kept with the job so an accepted job always has them. */

@@ -1,5 +1,11 @@
-export { cleanUpExpiredAssets } from './expired-assets.ts';
 export { reconcile } from './reconcile.ts';
-export { requeueJob } from './requeue.ts';
+export { JobNotRequeueable, requeueJob } from './requeue.ts';
+export {
+  cleanUpExpiredAssets,
+  deleteEndedJobInputs,
+  deleteExpiredIdempotencyKeys,
+  deleteFailedSubmissionUploads,
+  sweepSpool,
+} from './retention.ts';
 export { type PeriodicTask, startMaintenance, startPeriodicTasks } from './schedule.ts';
 export { reconcileWebhookDeliveries } from './webhook-deliveries.ts';

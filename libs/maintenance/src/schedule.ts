@@ -2,6 +2,8 @@ import type { Config } from '@mediaflow/config';
 import {
   type Db,
   GeneratedAssetsRepository,
+  IDEMPOTENCY_KEY_TIMES,
+  IdempotencyKeysRepository,
   JobsRepository,
   runExclusive,
   WebhookDeliveryRecorder,
@@ -10,8 +12,13 @@ import {
 import type { Logger } from '@mediaflow/logger';
 import type { MediaStore } from '@mediaflow/providers';
 import type { QueueRepository } from '@mediaflow/queue';
-import { cleanUpExpiredAssets } from './expired-assets.ts';
 import { reconcile } from './reconcile.ts';
+import {
+  cleanUpExpiredAssets,
+  deleteEndedJobInputs,
+  deleteExpiredIdempotencyKeys,
+  deleteFailedSubmissionUploads,
+} from './retention.ts';
 import { reconcileWebhookDeliveries } from './webhook-deliveries.ts';
 
 export interface PeriodicTask {
@@ -21,12 +28,12 @@ export interface PeriodicTask {
 }
 
 /**
- * The periodic duties: the reconcilers (of jobs, and of webhook deliveries) and the cleanup of expired
- * temporary assets. Any process may run
- * them (the storage worker's does); the advisory lock keeps each round to one replica.
+ * The periodic duties: the reconcilers (of jobs, and of webhook deliveries) and retention (retention.ts),
+ * each its own task so that one failing does not hold up the others. Any process may run them (the
+ * storage worker's does); the advisory lock keeps each round to one replica.
  */
 export function startMaintenance(options: {
-  config: Pick<Config, 'reconcileIntervalMs' | 'cleanupIntervalMs'>;
+  config: Pick<Config, 'reconcileIntervalMs' | 'cleanupIntervalMs' | 'tempAssetTtlMs'>;
   db: Db;
   store: MediaStore;
   queues: QueueRepository;
@@ -34,7 +41,8 @@ export function startMaintenance(options: {
 }): () => Promise<void> {
   const jobs = new JobsRepository(options.db);
   const assets = new GeneratedAssetsRepository(options.db);
-  const { reconcileIntervalMs, cleanupIntervalMs } = options.config;
+  const keys = new IdempotencyKeysRepository(options.db, IDEMPOTENCY_KEY_TIMES);
+  const { reconcileIntervalMs, cleanupIntervalMs, tempAssetTtlMs } = options.config;
   return startPeriodicTasks(options.db, options.logger, [
     {
       name: 'reconcile',
@@ -60,6 +68,21 @@ export function startMaintenance(options: {
       name: 'cleanup-expired-assets',
       everyMs: cleanupIntervalMs,
       run: () => cleanUpExpiredAssets({ assets, store: options.store }),
+    },
+    {
+      name: 'retention-job-inputs',
+      everyMs: cleanupIntervalMs,
+      run: () => deleteEndedJobInputs({ jobs }),
+    },
+    {
+      name: 'retention-idempotency-keys',
+      everyMs: cleanupIntervalMs,
+      run: () => deleteExpiredIdempotencyKeys({ keys }),
+    },
+    {
+      name: 'retention-upload-objects',
+      everyMs: cleanupIntervalMs,
+      run: () => deleteFailedSubmissionUploads({ jobs, store: options.store, logger: options.logger }, tempAssetTtlMs),
     },
   ]);
 }

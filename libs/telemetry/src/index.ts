@@ -5,6 +5,7 @@ export {
   observeQueues,
   providerQuotaRefusals,
   registry,
+  retentionDeleted,
   storeFallbacks,
   tempAssetsCleaned,
   workerPausedSeconds,

@@ -72,6 +72,13 @@ export const tempAssetsCleaned = new Counter({
   registers: [registry],
 });
 
+export const retentionDeleted = new Counter({
+  name: 'mediaflow_retention_deleted_total',
+  help: 'What retention deleted because the service no longer needs it, by kind: job_inputs, idempotency_keys, upload_objects, spool_files.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+});
+
 /**
  * Reports these queues' depths by state on every scrape, from `counts` (the queue repository's). Each
  * replica reports the same numbers (they come from Redis): aggregate with max, not sum.

@@ -161,4 +161,20 @@ describe('IdempotencyKeysRepository', () => {
     expect(await row(alice, 'k')).toBeUndefined();
     expect(await row(bob, 'k')).toBeDefined();
   });
+
+  it('deletes keys past their lifetime, at most `limit` at a time, answered or not, and keeps younger ones', async () => {
+    // Keys that earlier tests aged are deleted first: this test counts its own.
+    while ((await keys.deleteExpired(1000)) > 0);
+    const user = await newUser();
+    for (const key of ['old-answered', 'old-claimed', 'old-2', 'young']) await keys.claim(user, key, 'hash-a');
+    await keys.complete({ userId: user, key: 'old-answered', status: 202, response: { jobId: 'j' } });
+    for (const key of ['old-answered', 'old-claimed', 'old-2']) await age(user, key, LIFETIME_MS + 1_000);
+    await age(user, 'young', LIFETIME_MS - 60_000);
+
+    expect(await keys.deleteExpired(2)).toBe(2);
+    expect(await keys.deleteExpired(2)).toBe(1);
+    expect(await keys.deleteExpired(2)).toBe(0);
+    for (const key of ['old-answered', 'old-claimed', 'old-2']) expect(await row(user, key)).toBeUndefined();
+    expect(await row(user, 'young')).toBeDefined();
+  });
 });

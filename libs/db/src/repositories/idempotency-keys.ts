@@ -19,6 +19,12 @@ export function recordAnswer(db: QueryCreator<Database>, answer: IdempotentAnswe
     .where('key', '=', answer.key);
 }
 
+/**
+ * How long a key's answer is replayed (24 h), and how long an unanswered claim waits before another request
+ * may take it over: the gateway's keys and retention, which deletes expired ones, agree on these.
+ */
+export const IDEMPOTENCY_KEY_TIMES = { lifetimeMs: 24 * 3_600_000, staleClaimMs: 5 * 60_000 };
+
 export type IdempotencyClaim =
   | { kind: 'claimed' }
   | { kind: 'replay'; status: number; response: unknown }
@@ -92,6 +98,30 @@ export class IdempotencyKeysRepository {
    */
   async release(userId: string, key: string): Promise<void> {
     await this.db.deleteFrom('idempotency_keys').where('userId', '=', userId).where('key', '=', key).execute();
+  }
+
+  /**
+   * Deletes up to `limit` keys past their lifetime; answers how many. The age is checked again on the row
+   * it deletes: a key taken over meanwhile (its claim renewed) is kept.
+   */
+  async deleteExpired(limit: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('idempotency_keys')
+      .where('createdAt', '<', ago(this.lifetimeMs))
+      .where((eb) =>
+        eb(
+          eb.refTuple('userId', 'key'),
+          'in',
+          eb
+            .selectFrom('idempotency_keys')
+            .select(['userId', 'key'])
+            .where('createdAt', '<', ago(this.lifetimeMs))
+            .limit(limit)
+            .$asTuple('userId', 'key'),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }
 

@@ -867,4 +867,126 @@ describe('JobsRepository', () => {
       expect(await jobs.findById(kept)).toBeDefined();
     });
   });
+
+  describe('retention', () => {
+    const DAY_MS = 24 * 3_600_000;
+
+    /** A generation with a reference image, left in `status`. */
+    async function generationWithInput(ownerId: string, status: 'queued' | 'completed' | 'failed'): Promise<string> {
+      const id = randomUUID();
+      await jobs.create({
+        id,
+        kind: 'generate-image',
+        ownerId,
+        plan: generationPlan(id, ownerId, 'p', true),
+        inputs: [{ name: 'referenceImage', contentType: 'image/png', sha256: 's', data: Buffer.from('png') }],
+      });
+      if (status === 'completed') await jobs.markCompleted({ jobId: id }, generated());
+      if (status === 'failed')
+        await jobs.markFailed({ jobId: id }, { code: 'internal', message: 'x', retryable: false });
+      return id;
+    }
+
+    /** A promote-media request of a submission's chain, for an uploaded file. */
+    const promote = (jobId: string, step: number) =>
+      ({
+        name: 'promote-media',
+        payload: {
+          jobId,
+          step,
+          source: { ...stored(`u${step}`), providerId: `uploads/u${step}` },
+          folder: 'auto',
+          publicId: `p${step}`,
+          copy: false,
+        },
+      }) as const;
+
+    /** A submission of two media steps, each in `completedSteps` completed, then failed `agoMs` ago. */
+    async function failedSubmission(
+      ownerId: string,
+      kind: 'submit-post' | 'submit-blog',
+      agoMs: number,
+      completedSteps: number[] = [],
+    ): Promise<string> {
+      const id = randomUUID();
+      const last = kind === 'submit-post' ? postPlan(id, ownerId, 2) : blogPlan(id, ownerId, 2);
+      await jobs.create({
+        id,
+        kind,
+        ownerId,
+        plan: { ...last, first: [promote(id, 0), promote(id, 1)] },
+        steps: [
+          { step: 0, kind: 'promote-media', label: 'media[0]' },
+          { step: 1, kind: 'promote-media', label: 'media[1]' },
+          { step: 2, kind: last.last.name, label: 'write' },
+        ],
+      });
+      for (const step of completedSteps) await jobs.markCompleted({ jobId: id, step }, stored(`p${step}`));
+      await jobs.markFailed({ jobId: id, step: 2 }, { code: 'internal', message: 'x', retryable: false });
+      await finishedAgo(id, agoMs);
+      return id;
+    }
+    const finishedAgo = (id: string, agoMs: number) =>
+      database.db
+        .updateTable('jobs')
+        .set({ finishedAt: new Date(Date.now() - agoMs) })
+        .where('id', '=', id)
+        .execute();
+
+    it('deletes the inputs of completed and failed jobs, a batch at a time, and keeps those of live jobs', async () => {
+      // Inputs that earlier tests' ended jobs left are deleted first: this test counts its own.
+      while ((await jobs.deleteEndedJobInputs(1000)) > 0);
+      const owner = await newOwner();
+      const ended = [
+        await generationWithInput(owner, 'completed'),
+        await generationWithInput(owner, 'failed'),
+        await generationWithInput(owner, 'failed'),
+      ];
+      const live = await generationWithInput(owner, 'queued');
+
+      expect(await jobs.deleteEndedJobInputs(2)).toBe(2);
+      expect(await jobs.deleteEndedJobInputs(2)).toBe(1);
+      expect(await jobs.deleteEndedJobInputs(2)).toBe(0);
+      for (const id of ended) {
+        expect(await jobs.findInput(id, 'referenceImage')).toBeUndefined();
+        expect(await jobs.findById(id)).toBeDefined();
+      }
+      expect(await jobs.findInput(live, 'referenceImage')).toBeDefined();
+    });
+
+    it('finds failed posts and blogs that ended before a time and are not cleaned, in id order, page by page', async () => {
+      const owner = await newOwner();
+      const post = await failedSubmission(owner, 'submit-post', 2 * DAY_MS, [0]);
+      const blog = await failedSubmission(owner, 'submit-blog', 2 * DAY_MS);
+      await failedSubmission(owner, 'submit-post', DAY_MS / 2);
+      const generation = await generationWithInput(owner, 'failed');
+      await finishedAgo(generation, 2 * DAY_MS);
+      const completed = await createSubmission(owner, ['media[0]']);
+      await jobs.markCompleted({ jobId: completed, step: 0 }, stored('c0'));
+      await jobs.markCompleted({ jobId: completed, step: 1 }, { postId: randomUUID(), media: [] });
+      await finishedAgo(completed, 2 * DAY_MS);
+      const before = new Date(Date.now() - DAY_MS);
+
+      const expected = (id: string) => ({
+        id,
+        first: [promote(id, 0), promote(id, 1)],
+        completedSteps: id === post ? [0] : [],
+      });
+      const [first, second] = [post, blog].sort() as [string, string];
+      expect(await jobs.findFailedSubmissions(before, 10)).toEqual([expected(first), expected(second)]);
+      expect(await jobs.findFailedSubmissions(before, 1)).toEqual([expected(first)]);
+      expect(await jobs.findFailedSubmissions(before, 1, first)).toEqual([expected(second)]);
+      expect(await jobs.findFailedSubmissions(before, 1, second)).toEqual([]);
+
+      expect(await jobs.markStagedUploadsCleaned(post)).toBe(true);
+      expect(await jobs.findFailedSubmissions(before, 10)).toEqual([expected(blog)]);
+    });
+
+    it('marks only a failed job cleaned: one run again is not', async () => {
+      const owner = await newOwner();
+      const id = await failedSubmission(owner, 'submit-post', 2 * DAY_MS);
+      await jobs.resetForRetry(id);
+      expect(await jobs.markStagedUploadsCleaned(id)).toBe(false);
+    });
+  });
 });

@@ -4,6 +4,7 @@ import type {
   JobName,
   JobPlan,
   JobRef,
+  JobRequest,
   JobStartOutcome,
   StepResult,
   StoredMedia,
@@ -60,6 +61,13 @@ export class InFlightCapReached extends Error {
 
 /** The unique partial index that lets no two unfinished jobs of an owner and kind hold one slot (migration 0006). */
 const SLOT_INDEX = 'jobs_in_flight_slot_idx';
+
+/** A failed submission whose staged uploads retention has yet to delete: its chain, and which steps completed. */
+export interface FailedSubmission {
+  id: string;
+  first: JobRequest[];
+  completedSteps: number[];
+}
 
 /** A step as a poll shows it. */
 export type JobStepView = Pick<JobStepRow, 'step' | 'kind' | 'label' | 'state' | 'attempts' | 'error'>;
@@ -400,6 +408,71 @@ export class JobsRepository {
         .execute();
       await insertDeliveries(trx, ref.jobId, 'job.failed').execute();
     });
+  }
+
+  /**
+   * Retention: deletes the inputs of up to `limit` ended (completed or failed) jobs in one short statement;
+   * answers how many inputs it deleted.
+   */
+  async deleteEndedJobInputs(limit: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('job_inputs')
+      .where('jobId', 'in', (eb) =>
+        eb
+          .selectFrom('job_inputs as input')
+          .innerJoin('jobs', 'jobs.id', 'input.jobId')
+          .select('input.jobId')
+          .where('jobs.status', 'in', ['completed', 'failed'])
+          .limit(limit),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /**
+   * Retention: up to `limit` failed submissions (posts, blogs) that ended before `before` and whose staged
+   * uploads are not yet deleted, in id order after `afterId`.
+   */
+  async findFailedSubmissions(before: Date, limit: number, afterId?: string): Promise<FailedSubmission[]> {
+    let query = this.db
+      .selectFrom('jobs')
+      .select('id')
+      // The chain's requests only: a blog's plan also holds its content.
+      .select(sql<JobRequest[] | null>`payload -> 'first'`.as('first'))
+      .select((eb) =>
+        jsonArrayFrom(
+          eb
+            .selectFrom('job_steps')
+            .select('step')
+            .whereRef('job_steps.jobId', '=', 'jobs.id')
+            .where('state', '=', 'completed'),
+        ).as('completed'),
+      )
+      // As the partial index of migration 0009 says it, so that the index serves this lookup.
+      .where(
+        sql<boolean>`status = 'failed' and kind in ('submit-post', 'submit-blog') and "stagedUploadsCleanedAt" is null`,
+      )
+      .where('finishedAt', '<', before)
+      .orderBy('id')
+      .limit(limit);
+    if (afterId !== undefined) query = query.where('id', '>', afterId);
+    const rows = await query.execute();
+    return rows.map(({ id, first, completed }) => ({
+      id,
+      first: first ?? [],
+      completedSteps: completed.map(({ step }) => step),
+    }));
+  }
+
+  /** Retention deleted the job's staged uploads; false when it is no longer failed (it was run again). */
+  async markStagedUploadsCleaned(id: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('jobs')
+      .set({ stagedUploadsCleanedAt: new Date() })
+      .where('id', '=', id)
+      .where('status', '=', 'failed')
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 }
 
