@@ -14,8 +14,6 @@ import { type Stack, startStack } from './stack.ts';
 const ISSUER = 'https://id.example.test/';
 const AUDIENCE = 'mediaflow-api';
 const REQUEST_TIMEOUT_MS = 1000;
-/** Where the gateway spools uploads (services/gateway/src/http/multipart.ts); the gateway runs in this process. */
-const SPOOL_DIR = path.join(tmpdir(), 'mediaflow-spool');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('hardening: headers, request ids, token checks, timeouts', () => {
@@ -278,13 +276,15 @@ describe('hardening: headers, request ids, token checks, timeouts', () => {
       const stalledAt = Date.now();
 
       // Both files are on disk while the client stalls: the complete image and half of the video.
-      await expect.poll(() => spooled(marker), { timeout: REQUEST_TIMEOUT_MS / 2, interval: 50 }).toHaveLength(2);
+      await expect
+        .poll(() => spooled(stack.spoolDir, marker), { timeout: REQUEST_TIMEOUT_MS / 2, interval: 50 })
+        .toHaveLength(2);
       const closedAt = await Promise.race([closed, sleep(15_000).then(() => Number.NaN)]);
       socket.destroy();
       expect(closedAt - stalledAt).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
       expect(closedAt - stalledAt).toBeLessThan(REQUEST_TIMEOUT_MS * 4);
       expect(Buffer.concat(received).toString('latin1')).toMatch(/^HTTP\/1\.1 408 /);
-      await expect.poll(() => spooled(marker), { timeout: 2_000, interval: 50 }).toEqual([]);
+      await expect.poll(() => spooled(stack.spoolDir, marker), { timeout: 2_000, interval: 50 }).toEqual([]);
       // Nothing was accepted for it.
       const jobs = await stack.database.db.selectFrom('jobs').select('id').where('ownerId', '=', 'slow').execute();
       expect(jobs).toEqual([]);
@@ -292,8 +292,10 @@ describe('hardening: headers, request ids, token checks, timeouts', () => {
   });
 });
 
-/** The spool files holding `marker`. */
-async function spooled(marker: Buffer): Promise<string[]> {
+/** The request spool files holding `marker`. */
+async function spooled(spoolDir: string, marker: Buffer): Promise<string[]> {
+  // Where the gateway spools a request's files (http/multipart.ts).
+  const SPOOL_DIR = path.join(spoolDir, 'requests');
   const names = await readdir(SPOOL_DIR).catch(() => [] as string[]);
   const found: string[] = [];
   for (const name of names) {

@@ -45,12 +45,16 @@ export interface Stack {
   database: TestDatabase;
   redis: TestRedis;
   mediaDir: string;
+  /** SPOOL_DIR: request files under requests/, resumable uploads under uploads/. */
+  spoolDir: string;
   queues: QueueRepository;
   /** Stops the workers taking new jobs (what is running finishes), and starts them again. */
   pauseWorkers(): Promise<void>;
   resumeWorkers(): void;
   /** Jobs in BullMQ for a queue, whatever their state. */
   queuedJobs(queue: QueueName): Promise<number>;
+  /** A bearer token for `user`, as `request` sends it, for clients the test drives itself. */
+  token(user: string): Promise<string>;
   /** fetch() against the gateway, with a bearer token for `user` unless `token` says otherwise. */
   request(method: string, route: string, options?: RequestOptions): Promise<Response>;
   /** Polls GET /api/jobs/:id until the job completes or fails. */
@@ -66,6 +70,8 @@ export interface RequestOptions {
   token?: string | null;
   json?: unknown;
   form?: FormData;
+  /** A raw body, e.g. a tus PATCH's bytes. */
+  body?: Buffer;
   headers?: Record<string, string>;
 }
 
@@ -94,6 +100,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await createTestDatabase();
   const redis = createTestRedis(options.redisUrl, options.env?.REDIS_CLUSTER === 'true');
   const mediaDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-media-'));
+  const spoolDir = await mkdtemp(path.join(tmpdir(), 'mediaflow-spool-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -102,6 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     QUEUE_PREFIX: redis.prefix,
     JWT_SECRET: TEST_JWT_SECRET,
     MEDIA_DIR: mediaDir,
+    SPOOL_DIR: spoolDir,
     // Worker processes of one test file run side by side: each takes a free port for /metrics.
     METRICS_PORT: '0',
     HOST: '127.0.0.1',
@@ -111,6 +119,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     RATE_LIMIT_WRITE: '100000',
     RATE_LIMIT_READ: '100000',
     MAX_GENERATIONS_IN_FLIGHT: '1000',
+    MAX_UPLOADS_IN_FLIGHT: '1000',
     ...(options.gemini
       ? { GEMINI_API_KEY: 'test-gemini-key', GEMINI_BASE_URL: options.gemini.baseUrl, GEMINI_TIMEOUT_MS: '5000' }
       : {}),
@@ -164,6 +173,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       body = JSON.stringify(opts.json);
     } else if (opts.form) {
       body = opts.form;
+    } else if (opts.body) {
+      body = new Uint8Array(opts.body);
     }
     return fetch(`${baseUrl}${route}`, { method, headers, body });
   };
@@ -175,6 +186,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     database,
     redis,
     mediaDir,
+    spoolDir,
     queues,
     pauseWorkers: async () => {
       await Promise.all(workers.map(({ worker }) => worker.pause()));
@@ -187,6 +199,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return Object.values(counts).reduce((sum, n) => sum + n, 0);
     },
     request,
+    token: (user) => signToken(user),
     waitForJob: async (jobId, user, timeoutMs = 15_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -210,6 +223,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await redis.cleanup();
       await database.drop();
       await rm(mediaDir, { recursive: true, force: true });
+      await rm(spoolDir, { recursive: true, force: true });
     },
   };
 }

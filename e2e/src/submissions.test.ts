@@ -79,7 +79,7 @@ describe('post and blog submissions through Cloudinary and ImageKit (fakes, real
       queued: (await stack.queuedJobs('storage')) + (await stack.queuedJobs('persistence')),
       cloudinaryUploads: cloudinary.uploads.length,
       imagekitUploads: imagekit.uploads.length,
-      spooled: (await readdir(path.join(tmpdir(), 'mediaflow-spool')).catch(() => [])).length,
+      spooled: (await readdir(path.join(stack.spoolDir, 'requests')).catch(() => [])).length,
     };
   }
 

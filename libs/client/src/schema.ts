@@ -337,7 +337,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -373,7 +373,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description The job queue or media storage is unavailable; nothing was saved */
+        /** @description The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved */
         503: {
           headers: {
             [name: string]: unknown;
@@ -507,7 +507,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -652,7 +652,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -688,7 +688,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description The job queue or media storage is unavailable; nothing was saved */
+        /** @description The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved */
         503: {
           headers: {
             [name: string]: unknown;
@@ -764,7 +764,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -946,7 +946,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1046,7 +1046,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1249,7 +1249,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1376,7 +1376,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1531,7 +1531,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1672,7 +1672,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -1864,7 +1864,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2036,7 +2036,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2078,6 +2078,533 @@ export interface paths {
     options?: never;
     head?: never;
     patch?: never;
+    trace?: never;
+  };
+  '/api/uploads': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Start a resumable upload (tus creation)
+     * @description Creates an upload of `Upload-Length` bytes: images up to 20971520 bytes (MAX_IMAGE_BYTES), videos up to 524288000 (MAX_VIDEO_BYTES), told apart by the `filetype` in `Upload-Metadata` (comma-separated `key base64(value)` pairs; `filename` and `filetype` are required; `filetype` one of image/jpeg, image/png, image/webp, image/gif, video/mp4, video/quicktime, video/webm). The answer's `Location` is the upload's URL; its last segment is the id a submission names (`uploadId` in POST /api/posts, `bannerUploadId`/`featuredUploadId` in POST /api/blogs). Bytes may come with this request (Content-Type `application/offset+octet-stream`, creation-with-upload) or in PATCH requests. An upload not used by a submission within UPLOAD_TTL (24 h by default; `Upload-Expires`) is deleted. Counts against MAX_UPLOADS_IN_FLIGHT while the request is open (429); 503 when the server's spool has no room for it.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header: {
+          /** @description The tus protocol version: `1.0.0`. */
+          'tus-resumable': '1.0.0';
+          /** @description The whole file’s size in bytes. */
+          'upload-length': string;
+          /** @description `filename <base64>,filetype <base64>` */
+          'upload-metadata': string;
+        };
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Created. `Location`: the upload’s URL (`/api/uploads/<id>`); `Upload-Expires`: when it is deleted if unused; `Upload-Offset` when bytes came with the request. */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Bad input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "invalid_input",
+             *         "message": "body/prompt must NOT have fewer than 1 characters"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description No valid bearer token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "unauthorized",
+             *         "message": "send Authorization: Bearer <JWT>"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The tus protocol version is missing or not supported (send Tus-Resumable: 1.0.0) */
+        412: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "precondition_failed",
+             *         "message": "Tus-Resumable Required"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description A file or field is over its limit */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "payload_too_large",
+             *         "message": "\"media\" is over the image limit of 20 MB"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not a supported content type or file kind */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "unsupported_media_type",
+             *         "message": "send application/json or multipart/form-data"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
+        429: {
+          headers: {
+            /** @description Seconds to wait before trying again. */
+            'Retry-After'?: number;
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "rate_limited",
+             *         "message": "over 10 generate requests a minute; slow down"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Something failed on our side */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "internal",
+             *         "message": "something went wrong on our side; try again, and report it if it persists"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "service_unavailable",
+             *         "message": "the job queue is unavailable; nothing was saved, try again shortly"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/uploads/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /** End an upload and delete its bytes (tus termination) */
+    delete: {
+      parameters: {
+        query?: never;
+        header: {
+          /** @description The tus protocol version: `1.0.0`. */
+          'tus-resumable': '1.0.0';
+        };
+        path: {
+          /** @description The last segment of the upload’s Location. */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Deleted. */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description No valid bearer token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "unauthorized",
+             *         "message": "send Authorization: Bearer <JWT>"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not found, or not yours */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "not_found",
+             *         "message": "no job 0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The upload is gone (expired, or used) */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "gone",
+             *         "message": "upload 6f1c0d2a9be34e7c8d1f00aa11bb22cc is no longer on this server; upload it again"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The tus protocol version is missing or not supported (send Tus-Resumable: 1.0.0) */
+        412: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "precondition_failed",
+             *         "message": "Tus-Resumable Required"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
+        429: {
+          headers: {
+            /** @description Seconds to wait before trying again. */
+            'Retry-After'?: number;
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "rate_limited",
+             *         "message": "over 10 generate requests a minute; slow down"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Something failed on our side */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "internal",
+             *         "message": "something went wrong on our side; try again, and report it if it persists"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    /**
+     * Send bytes of an upload (tus core)
+     * @description The body (Content-Type `application/offset+octet-stream`) is appended at `Upload-Offset`, which must be the server’s offset (409 otherwise). The request that completes the upload is answered once the file is checked like a multipart file (its kind from its first bytes, which must match the declared `filetype`; its size; an image’s pixels; EXIF removed): a file that fails is deleted and the answer says why (413, 415). Counts against MAX_UPLOADS_IN_FLIGHT while open.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header: {
+          /** @description The tus protocol version: `1.0.0`. */
+          'tus-resumable': '1.0.0';
+          /** @description Where these bytes go: the server’s offset. */
+          'upload-offset': string;
+        };
+        path: {
+          /** @description The last segment of the upload’s Location. */
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Appended. `Upload-Offset`: the new offset; `Upload-Expires` while unfinished. */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Bad input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "invalid_input",
+             *         "message": "body/prompt must NOT have fewer than 1 characters"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description No valid bearer token */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "unauthorized",
+             *         "message": "send Authorization: Bearer <JWT>"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not found, or not yours */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "not_found",
+             *         "message": "no job 0b8e7e53-3c39-4a4e-9d53-0f5b3c5a2c11"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Conflicts with the current state, or a request with this Idempotency-Key is still being answered */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "conflict",
+             *         "message": "a request with this Idempotency-Key is still being answered; try again shortly"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The upload is gone (expired, or used) */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "gone",
+             *         "message": "upload 6f1c0d2a9be34e7c8d1f00aa11bb22cc is no longer on this server; upload it again"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description The tus protocol version is missing or not supported (send Tus-Resumable: 1.0.0) */
+        412: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "precondition_failed",
+             *         "message": "Tus-Resumable Required"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description A file or field is over its limit */
+        413: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "payload_too_large",
+             *         "message": "\"media\" is over the image limit of 20 MB"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not a supported content type or file kind */
+        415: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "unsupported_media_type",
+             *         "message": "send application/json or multipart/form-data"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
+        429: {
+          headers: {
+            /** @description Seconds to wait before trying again. */
+            'Retry-After'?: number;
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "rate_limited",
+             *         "message": "over 10 generate requests a minute; slow down"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Something failed on our side */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "internal",
+             *         "message": "something went wrong on our side; try again, and report it if it persists"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
     trace?: never;
   };
   '/api/posts': {
@@ -2193,7 +2720,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2234,7 +2761,7 @@ export interface paths {
     put?: never;
     /**
      * Submit a social post with images and videos
-     * @description A post has 1 to 10 media items: files in `media` and ids of your generated assets in `assetId` (repeat either field), kept in the order they come. You must be a member of the brand. Answers 202 once the files are in temporary storage; workers then move them to their permanent folder and write the post (poll `statusUrl`).
+     * @description A post has 1 to 10 media items: files in `media`, ids of your finished resumable uploads in `uploadId` (large videos: send them with POST /api/uploads first) and ids of your generated assets in `assetId` (repeat any of them), kept in the order they come. **Send `brandId` before the files**: you must be a member of the brand, and that is checked before a byte of any file is read (404 otherwise; a file before `brandId` is 400). An upload is used once, by its uploader only (another user’s id is 404; an unfinished or used one 409). The whole request may be at most MAX_SUBMISSION_BYTES (1 GB by default; 413). Answers 202 once the files are in temporary storage; workers then move them to their permanent folder and write the post (poll `statusUrl`).
      */
     post: {
       parameters: {
@@ -2258,6 +2785,7 @@ export interface paths {
              */
             scheduledAt?: string;
             media?: string[];
+            uploadId?: string[];
             assetId?: string[];
           };
         };
@@ -2361,6 +2889,23 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
+        /** @description The upload is gone (expired, or used) */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "gone",
+             *         "message": "upload 6f1c0d2a9be34e7c8d1f00aa11bb22cc is no longer on this server; upload it again"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
         /** @description A file or field is over its limit */
         413: {
           headers: {
@@ -2412,7 +2957,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2448,7 +2993,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description The job queue or media storage is unavailable; nothing was saved */
+        /** @description The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved */
         503: {
           headers: {
             [name: string]: unknown;
@@ -2582,7 +3127,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2711,7 +3256,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2752,7 +3297,7 @@ export interface paths {
     put?: never;
     /**
      * Submit a blog with a banner and a featured image
-     * @description The banner and the featured image are optional, each sent as a file (`banner`, `featured`) or as one of your generated assets (`bannerAssetId`, `featuredAssetId`), not both. Answers 202 once the files are in temporary storage; workers then move them to their permanent folders and write the blog (poll `statusUrl`).
+     * @description The banner and the featured image are optional, each sent as a file (`banner`, `featured`), as one of your finished resumable uploads (`bannerUploadId`, `featuredUploadId`; POST /api/uploads) or as one of your generated assets (`bannerAssetId`, `featuredAssetId`): one of the three. An upload is used once, by its uploader only (another user’s id is 404; an unfinished or used one 409). The whole request may be at most MAX_SUBMISSION_BYTES (413). Answers 202 once the files are in temporary storage; workers then move them to their permanent folders and write the blog (poll `statusUrl`).
      */
     post: {
       parameters: {
@@ -2781,6 +3326,8 @@ export interface paths {
              * @description Or one of your generated assets.
              */
             bannerAssetId?: string;
+            /** @description Or one of your finished resumable uploads of an image. */
+            bannerUploadId?: string;
             /**
              * Format: binary
              * @description A file: JPEG, PNG, WebP or GIF image. Its kind is decided by its first bytes, never its name or declared type: images up to 20 MB (20971520 bytes) and 100,000,000 pixels.
@@ -2791,6 +3338,8 @@ export interface paths {
              * @description Or one of your generated assets.
              */
             featuredAssetId?: string;
+            /** @description Or one of your finished resumable uploads of an image. */
+            featuredUploadId?: string;
           };
         };
       };
@@ -2893,6 +3442,23 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
+        /** @description The upload is gone (expired, or used) */
+        410: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            /**
+             * @example {
+             *       "error": {
+             *         "code": "gone",
+             *         "message": "upload 6f1c0d2a9be34e7c8d1f00aa11bb22cc is no longer on this server; upload it again"
+             *       }
+             *     }
+             */
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
         /** @description A file or field is over its limit */
         413: {
           headers: {
@@ -2944,7 +3510,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */
@@ -2980,7 +3546,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description The job queue or media storage is unavailable; nothing was saved */
+        /** @description The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved */
         503: {
           headers: {
             [name: string]: unknown;
@@ -3099,7 +3665,7 @@ export interface paths {
             'application/json': components['schemas']['ErrorResponse'];
           };
         };
-        /** @description Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds */
+        /** @description Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds */
         429: {
           headers: {
             /** @description Seconds to wait before trying again. */

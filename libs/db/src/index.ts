@@ -20,6 +20,7 @@ export {
   type NewJobStep,
 } from './repositories/jobs.ts';
 export { type NewMedia, type NewPost, PostsRepository, type PostWithMedia } from './repositories/posts.ts';
+export { type CheckedUpload, type NewUpload, UploadsRepository } from './repositories/uploads.ts';
 export { UsersRepository } from './repositories/users.ts';
 export {
   type DeliveryToSend,

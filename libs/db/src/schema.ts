@@ -31,6 +31,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  uploads: UploadsTable;
 }
 
 export interface IdempotencyKeysTable {
@@ -226,3 +227,28 @@ export type GeneratedAssetRow = Selectable<GeneratedAssetsTable>;
 export type NewGeneratedAsset = Insertable<GeneratedAssetsTable>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+
+/** A resumable (tus) upload (migration 0008): its bytes are on the gateway's spool until a submission uses it. */
+export interface UploadsTable {
+  /** The tus upload id, the last segment of its Location. */
+  id: string;
+  ownerId: string;
+  /** As the client declared them in Upload-Metadata; the kind that counts is the one its bytes show. */
+  filename: string;
+  filetype: string;
+  /** Upload-Length. */
+  length: ColumnType<number, number, never>;
+  /** Set when the finished file has passed the checks (its kind by its first bytes, its size and pixels). */
+  resourceType: MediaType | null;
+  format: string | null;
+  bytes: ColumnType<number | null, never, number>;
+  width: number | null;
+  height: number | null;
+  completedAt: Date | null;
+  /** Taken by a submission: an upload is used once. */
+  usedAt: Date | null;
+  createdAt: CreatedAt;
+  expiresAt: Date;
+}
+
+export type UploadRow = Selectable<UploadsTable>;

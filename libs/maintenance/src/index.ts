@@ -4,6 +4,7 @@ export {
   cleanUpExpiredAssets,
   deleteEndedJobInputs,
   deleteExpiredIdempotencyKeys,
+  deleteExpiredUploads,
   deleteFailedSubmissionUploads,
   sweepSpool,
 } from './retention.ts';

@@ -141,6 +141,20 @@ export async function sweepSpool(options: { dir: string; olderThanMs: number }):
   return deleted;
 }
 
+/**
+ * `uploads`: resumable uploads past UPLOAD_TTL, finished or not (`expire`: their spool files and rows),
+ * then anything the tus server keeps that no row names any more (`deleteExpired`). Each gateway runs it,
+ * since its spool holds them.
+ */
+export async function deleteExpiredUploads(deps: {
+  uploads: { expire(): Promise<number> };
+  tus: { deleteExpired(): Promise<number> };
+}): Promise<number> {
+  const deleted = (await deps.uploads.expire()) + (await deps.tus.deleteExpired());
+  retentionDeleted.inc({ kind: 'uploads' }, deleted);
+  return deleted;
+}
+
 /** Deletes generated images nobody promoted within TEMP_ASSET_TTL from their store, and marks them deleted. */
 export async function cleanUpExpiredAssets(deps: {
   assets: GeneratedAssetsRepository;

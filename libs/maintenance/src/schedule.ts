@@ -25,6 +25,8 @@ export interface PeriodicTask {
   name: string;
   everyMs: number;
   run: () => Promise<number>;
+  /** Work on this process's own disk (its spool): every replica runs it, not one at a time. */
+  local?: boolean;
 }
 
 /**
@@ -88,17 +90,19 @@ export function startMaintenance(options: {
 }
 
 /**
- * Runs each task every `everyMs`, on one replica at a time (a PostgreSQL advisory lock). The timers live
- * in the process, not in Redis, so they survive Redis losing its data. Returns a stop function.
+ * Runs each task every `everyMs`, on one replica at a time (a PostgreSQL advisory lock) unless it is
+ * `local`. The timers live in the process, not in Redis, so they survive Redis losing its data. Returns a
+ * stop function.
  */
 export function startPeriodicTasks(db: Db, logger: Logger, tasks: PeriodicTask[]): () => Promise<void> {
   const running = new Set<Promise<unknown>>();
   const timers = tasks.map((task) =>
     setInterval(() => {
-      const run = runExclusive(db, `mediaflow:${task.name}`, async () => {
+      const round = async () => {
         const count = await task.run();
         if (count > 0) logger.info({ task: task.name, count }, `${task.name} done`);
-      })
+      };
+      const run = (task.local ? round() : runExclusive(db, `mediaflow:${task.name}`, round))
         // A background loop: a failed round is logged and the next round tries again.
         .catch((err: unknown) => logger.error({ err, task: task.name }, `${task.name} failed; next round retries`))
         .finally(() => running.delete(run));

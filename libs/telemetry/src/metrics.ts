@@ -74,7 +74,7 @@ export const tempAssetsCleaned = new Counter({
 
 export const retentionDeleted = new Counter({
   name: 'mediaflow_retention_deleted_total',
-  help: 'What retention deleted because the service no longer needs it, by kind: job_inputs, idempotency_keys, upload_objects, spool_files.',
+  help: 'What retention deleted because the service no longer needs it, by kind: job_inputs, idempotency_keys, upload_objects, spool_files, uploads.',
   labelNames: ['kind'] as const,
   registers: [registry],
 });

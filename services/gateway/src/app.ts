@@ -1,5 +1,6 @@
 import './http/request.ts';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import fastifyMultipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -9,24 +10,30 @@ import {
   BrandsRepository,
   type Db,
   GeneratedAssetsRepository,
+  IDEMPOTENCY_KEY_TIMES,
   IdempotencyKeysRepository,
   JobsRepository,
   PostsRepository,
+  UploadsRepository,
   UsersRepository,
   WebhooksRepository,
 } from '@mediaflow/db';
+import type { Logger } from '@mediaflow/logger';
+import { deleteExpiredUploads, startPeriodicTasks, sweepSpool } from '@mediaflow/maintenance';
 import type { MediaStore } from '@mediaflow/providers';
 import { JobEventsSubscriber, type QueueRepository, type Redis } from '@mediaflow/queue';
 import { createAuthHook } from './http/auth.ts';
 import { cors } from './http/cors.ts';
 import { errorHandler, notFoundHandler } from './http/errors.ts';
-import { removeSpooled } from './http/multipart.ts';
+import { MultipartIntake } from './http/multipart.ts';
 import { observability } from './http/observability.ts';
 import { DOCS_PATH, registerApiDocs } from './http/openapi.ts';
 import { QUEUE_BOARD_PATH, queueBoard } from './http/queue-board.ts';
 import { createRateLimitHook } from './http/rate-limit.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { socketTimeouts } from './http/timeouts.ts';
+import { TusUploads } from './http/tus.ts';
+import { createUploadSlots } from './http/upload-slots.ts';
 import { WEB_APP_PATH, webApp } from './http/web-app.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { blogsRoutes } from './routes/blogs.ts';
@@ -36,6 +43,7 @@ import { healthRoutes } from './routes/health.ts';
 import { jobEventsRoute, KEEP_ALIVE_MS } from './routes/job-events.ts';
 import { jobsRoute } from './routes/jobs.ts';
 import { postsRoutes } from './routes/posts.ts';
+import { uploadsRoutes } from './routes/uploads.ts';
 import { webhooksRoutes } from './routes/webhooks.ts';
 import { BlogSubmission } from './services/blog-submission.ts';
 import { Blogs } from './services/blogs.ts';
@@ -48,12 +56,10 @@ import { Jobs } from './services/jobs.ts';
 import { MediaIntake } from './services/media-intake.ts';
 import { PostSubmission } from './services/post-submission.ts';
 import { Posts } from './services/posts.ts';
+import { SpoolBudget } from './services/spool-budget.ts';
 import { Submissions } from './services/submissions.ts';
+import { Uploads } from './services/uploads.ts';
 import { Webhooks } from './services/webhooks.ts';
-
-const IDEMPOTENCY_KEY_LIFETIME_MS = 24 * 3_600_000;
-/** A claimed key whose request never answered (its gateway died) is free again after this. */
-const STALE_CLAIM_MS = 5 * 60_000;
 
 export interface AppDeps {
   config: Pick<
@@ -62,6 +68,12 @@ export interface AppDeps {
     | 'maxImageBytes'
     | 'maxImagePixels'
     | 'maxVideoBytes'
+    | 'maxSubmissionBytes'
+    | 'maxUploadsInFlight'
+    | 'spoolDir'
+    | 'spoolMaxBytes'
+    | 'uploadTtlMs'
+    | 'cleanupIntervalMs'
     | 'mediaDir'
     | 'rateLimits'
     | 'maxGenerationsInFlight'
@@ -107,7 +119,7 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
     eventsUrl: (ownerId, jobId) => eventsTokens.eventsUrl(ownerId, jobId),
   });
   const idempotency = new Idempotency(
-    new IdempotencyKeysRepository(db, { lifetimeMs: IDEMPOTENCY_KEY_LIFETIME_MS, staleClaimMs: STALE_CLAIM_MS }),
+    new IdempotencyKeysRepository(db, IDEMPOTENCY_KEY_TIMES),
     // A replayed 202 gets an eventsUrl with a fresh token.
     { replayed: (userId, answer) => submissions.replayed(userId, answer) },
   );
@@ -118,6 +130,51 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
     maxImagePixels: config.maxImagePixels,
     maxInFlight: config.maxGenerationsInFlight,
   });
+  // The spool: each request's files, and resumable uploads until a submission uses them.
+  const budget = new SpoolBudget(config.spoolMaxBytes);
+  const multipart = new MultipartIntake({
+    dir: path.join(config.spoolDir, 'requests'),
+    limits,
+    maxRequestBytes: config.maxSubmissionBytes,
+    budget,
+  });
+  const tus = new TusUploads({ directory: config.spoolDir, ttlMs: config.uploadTtlMs });
+  const uploads = new Uploads({
+    uploads: new UploadsRepository(db),
+    files: tus.files,
+    budget,
+    limits,
+    ttlMs: config.uploadTtlMs,
+    log: fastify.log,
+  });
+  tus.attach(uploads, Math.max(limits.maxImageBytes, limits.maxVideoBytes));
+  const takeUploadSlot = createUploadSlots({
+    redis: deps.redis,
+    prefix: config.queuePrefix,
+    max: config.maxUploadsInFlight,
+    requestTimeoutMs: config.requestTimeoutMs,
+  });
+  fastify.addHook('onReady', async () => {
+    // What a previous run left: request files of requests long over, and uploads still to be used.
+    await sweepSpool({ dir: multipart.dir, olderThanMs: config.requestTimeoutMs });
+    for (const { id, size } of await tus.held()) budget.restore(id, size);
+  });
+  // Retention of this process's spool (libs/maintenance): every replica sweeps its own disk.
+  const stopSpoolRetention = startPeriodicTasks(db, fastify.log as Logger, [
+    {
+      name: 'retention-spool-files',
+      everyMs: config.cleanupIntervalMs,
+      local: true,
+      run: () => sweepSpool({ dir: multipart.dir, olderThanMs: config.requestTimeoutMs }),
+    },
+    {
+      name: 'retention-uploads',
+      everyMs: config.cleanupIntervalMs,
+      local: true,
+      run: () => deleteExpiredUploads({ uploads, tus }),
+    },
+  ]);
+  fastify.addHook('onClose', async () => stopSpoolRetention());
   const jobsService = new Jobs({ jobs, queues });
   // One Redis subscriber for every event stream of this process, connected when the first one opens.
   const jobChanges = new JobEventsSubscriber({ connection: deps.redis, prefix: config.queuePrefix });
@@ -184,21 +241,25 @@ export const app: FastifyPluginAsyncTypebox<AppDeps> = async (fastify, deps) => 
         idempotency,
       });
       await api.register(adminRoutes, { jobs: jobsService, idempotency });
+      await api.register(uploadsRoutes, { tus, uploads, takeUploadSlot, ...limits });
       // Submissions stream their files to disk as they arrive (http/multipart.ts), so multipart here is plain.
       await api.register(async (submissionsApi) => {
         await submissionsApi.register(fastifyMultipart);
-        submissionsApi.addHook('onRequest', removeSpooled);
+        submissionsApi.addHook('onRequest', multipart.release);
+        submissionsApi.addHook('onRequestAbort', multipart.abort);
         await submissionsApi.register(postsRoutes, {
-          submission: new PostSubmission({ brands, intake, submissions }),
+          submission: new PostSubmission({ brands, intake, submissions, uploads, log: fastify.log }),
           posts: new Posts({ brands, posts: new PostsRepository(db) }),
           idempotency,
-          limits,
+          intake: multipart,
+          takeUploadSlot,
         });
         await submissionsApi.register(blogsRoutes, {
-          submission: new BlogSubmission({ intake, submissions }),
+          submission: new BlogSubmission({ intake, submissions, uploads, log: fastify.log }),
           blogs: new Blogs({ blogs: new BlogsRepository(db) }),
           idempotency,
-          limits,
+          intake: multipart,
+          takeUploadSlot,
         });
       });
     },

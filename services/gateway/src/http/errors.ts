@@ -25,11 +25,18 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   404: 'not_found',
   413: 'payload_too_large',
   409: 'conflict',
+  410: 'gone',
+  412: 'precondition_failed',
   415: 'unsupported_media_type',
   422: 'idempotency_key_reused',
   429: 'rate_limited',
   503: 'service_unavailable',
 };
+
+/** The code an answer of `status` carries when nothing more specific is known. */
+export function codeForStatus(status: number): ErrorCode {
+  return CODE_BY_STATUS[status] ?? (status >= 500 ? 'internal' : 'invalid_input');
+}
 
 /** Fastify's and its plugins' errors that need a status or message of their own. */
 const KNOWN_ERRORS: Record<string, { status: number; message?: string }> = {

@@ -34,6 +34,16 @@ const ERRORS: Record<number, { description: string; code: string; message: strin
     code: 'conflict',
     message: 'a request with this Idempotency-Key is still being answered; try again shortly',
   },
+  410: {
+    description: 'The upload is gone (expired, or used)',
+    code: 'gone',
+    message: 'upload 6f1c0d2a9be34e7c8d1f00aa11bb22cc is no longer on this server; upload it again',
+  },
+  412: {
+    description: 'The tus protocol version is missing or not supported (send Tus-Resumable: 1.0.0)',
+    code: 'precondition_failed',
+    message: 'Tus-Resumable Required',
+  },
   413: {
     description: 'A file or field is over its limit',
     code: 'payload_too_large',
@@ -50,7 +60,8 @@ const ERRORS: Record<number, { description: string; code: string; message: strin
     message: 'this Idempotency-Key was used for a different request; use a new key',
   },
   429: {
-    description: 'Over a rate limit (or, for generations, too many in flight); wait Retry-After seconds',
+    description:
+      'Over a rate limit (or too many generations or uploads in flight, MAX_UPLOADS_IN_FLIGHT); wait Retry-After seconds',
     code: 'rate_limited',
     message: 'over 10 generate requests a minute; slow down',
   },
@@ -60,7 +71,8 @@ const ERRORS: Record<number, { description: string; code: string; message: strin
     message: 'something went wrong on our side; try again, and report it if it persists',
   },
   503: {
-    description: 'The job queue or media storage is unavailable; nothing was saved',
+    description:
+      'The job queue or media storage is unavailable, or the upload spool is full (with Retry-After); nothing was saved',
     code: 'service_unavailable',
     message: 'the job queue is unavailable; nothing was saved, try again shortly',
   },
@@ -141,7 +153,8 @@ export async function registerApiDocs(fastify: FastifyInstance, limits: DocLimit
  */
 function documentRoute(schema: FastifySchema, url: string, method: string | string[]): FastifySchema {
   const api = url.startsWith('/api/');
-  const post = method === 'POST';
+  // A tus creation is not a submission: it takes no Idempotency-Key (a repeat makes another upload).
+  const post = method === 'POST' && !url.startsWith('/api/uploads');
   const response: Record<string, unknown> = { ...(schema.response as Record<string, unknown> | undefined) };
   if (api)
     for (const status of post ? [400, 401, 409, 422, 429, 500] : [401, 429, 500]) response[status] ??= ErrorResponse;

@@ -1,15 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BlogRow } from '@mediaflow/db';
+import type { onRequestHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { errorResponses } from '../http/errors.ts';
 import { idempotentRequest, sendAnswer } from '../http/idempotency.ts';
-import { type FormLimits, multipartBody } from '../http/multipart.ts';
+import type { MultipartIntake } from '../http/multipart.ts';
 import { jobContext } from '../http/observability.ts';
 import type { BlogSubmission } from '../services/blog-submission.ts';
 import { BLOG_EXCERPT_LENGTH, type BlogSummaryRow, type Blogs } from '../services/blogs.ts';
 import type { Idempotency } from '../services/idempotency.ts';
 import { Page, PageQuery, pageSize } from './pagination.ts';
-import { FileField, IMAGE_TYPES, JobAccepted, Text } from './schemas.ts';
+import { FileField, IMAGE_TYPES, JobAccepted, Text, UploadIdField } from './schemas.ts';
 
 const CONTENT_MAX_LENGTH = 200_000;
 
@@ -20,8 +21,10 @@ const BlogForm = Type.Object(
     imageAlt: Type.Optional(Text({ maxLength: 1000 })),
     banner: Type.Optional(FileField(IMAGE_TYPES, 'A file: JPEG, PNG, WebP or GIF image.')),
     bannerAssetId: Type.Optional(Type.String({ format: 'uuid', description: 'Or one of your generated assets.' })),
+    bannerUploadId: Type.Optional(UploadIdField('Or one of your finished resumable uploads of an image.')),
     featured: Type.Optional(FileField(IMAGE_TYPES, 'A file: JPEG, PNG, WebP or GIF image.')),
     featuredAssetId: Type.Optional(Type.String({ format: 'uuid', description: 'Or one of your generated assets.' })),
+    featuredUploadId: Type.Optional(UploadIdField('Or one of your finished resumable uploads of an image.')),
   },
   { additionalProperties: false },
 );
@@ -50,39 +53,43 @@ export interface BlogsRouteOptions {
   submission: BlogSubmission;
   blogs: Blogs;
   idempotency: Idempotency;
-  limits: Pick<FormLimits, 'maxImageBytes' | 'maxImagePixels' | 'maxVideoBytes'>;
+  intake: MultipartIntake;
+  /** MAX_UPLOADS_IN_FLIGHT: a submission's files are uploads too. */
+  takeUploadSlot: onRequestHookHandler;
 }
 
 /** POST /api/blogs (a submission, answered 202) and the blog reads, for their author. */
 export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (app, options) => {
-  const formLimits: FormLimits = {
-    ...options.limits,
-    fileFields: { banner: ['image'], featured: ['image'] },
-    repeatable: new Set(),
-    maxFiles: 2,
-    // Content may be 200 000 characters of up to 4 bytes each.
-    maxFieldBytes: CONTENT_MAX_LENGTH * 4,
-  };
-
   app.post(
     '/blogs',
     {
+      onRequest: options.takeUploadSlot,
       schema: {
         summary: 'Submit a blog with a banner and a featured image',
         description:
-          'The banner and the featured image are optional, each sent as a file (`banner`, `featured`) or as one of your generated assets (`bannerAssetId`, `featuredAssetId`), not both. Answers 202 once the files are in temporary storage; workers then move them to their permanent folders and write the blog (poll `statusUrl`).',
+          'The banner and the featured image are optional, each sent as a file (`banner`, `featured`), as one of your finished resumable uploads (`bannerUploadId`, `featuredUploadId`; POST /api/uploads) or as one of your generated assets (`bannerAssetId`, `featuredAssetId`): one of the three. An upload is used once, by its uploader only (another user’s id is 404; an unfinished or used one 409). The whole request may be at most MAX_SUBMISSION_BYTES (413). Answers 202 once the files are in temporary storage; workers then move them to their permanent folders and write the blog (poll `statusUrl`).',
         tags: ['blogs'],
         consumes: ['multipart/form-data'],
         body: BlogForm,
-        response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 413, 415, 503) },
+        response: { 202: JobAccepted, ...errorResponses(400, 401, 404, 409, 410, 413, 415, 429, 503) },
       },
-      preValidation: multipartBody(formLimits, (form) => ({
-        ...form.fields,
-        ...Object.fromEntries(form.files.map((file) => [file.field, { clientName: file.clientName }])),
-      })),
+      preValidation: options.intake.body(
+        {
+          fileFields: { banner: ['image'], featured: ['image'] },
+          repeatable: new Set(),
+          maxFiles: 2,
+          // Content may be 200 000 characters of up to 4 bytes each.
+          maxFieldBytes: CONTENT_MAX_LENGTH * 4,
+        },
+        (form) => ({
+          ...form.fields,
+          ...Object.fromEntries(form.files.map((file) => [file.field, { clientName: file.clientName }])),
+        }),
+      ),
     },
     async (request, reply) => {
-      const { title, content, imageAlt, bannerAssetId, featuredAssetId } = request.body;
+      const { title, content, imageAlt, bannerAssetId, featuredAssetId, bannerUploadId, featuredUploadId } =
+        request.body;
       const files = request.form?.files ?? [];
       const fileOf = (field: string) => files.find((file) => file.field === field);
       const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
@@ -92,8 +99,8 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
             title,
             content,
             imageAlt,
-            banner: { file: fileOf('banner'), assetId: bannerAssetId },
-            featured: { file: fileOf('featured'), assetId: featuredAssetId },
+            banner: { file: fileOf('banner'), assetId: bannerAssetId, uploadId: bannerUploadId },
+            featured: { file: fileOf('featured'), assetId: featuredAssetId, uploadId: featuredUploadId },
             context: jobContext(request),
           },
           scope,
@@ -120,6 +127,7 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
   app.get(
     '/blogs',
     {
+      onRequest: options.takeUploadSlot,
       schema: {
         summary: 'Your blogs, newest first',
         description: `Each blog with an \`excerpt\` (its first ${BLOG_EXCERPT_LENGTH} characters) instead of its \`content\`.`,

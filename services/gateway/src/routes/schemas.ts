@@ -180,3 +180,6 @@ export const VIDEO_TYPES = ['video/mp4', 'video/quicktime', 'video/webm'];
  */
 export const FileField = <T = unknown>(mediaTypes: readonly string[], description: string) =>
   Type.Unsafe<T>({ type: 'object', description, contentMediaType: mediaTypes.join(', ') });
+
+/** A resumable upload's id (POST /api/uploads): the last segment of its Location. */
+export const UploadIdField = (description: string) => Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$', description });

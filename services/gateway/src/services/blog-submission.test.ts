@@ -5,7 +5,7 @@ import { BlogSubmission, type BlogSubmissionRequest } from './blog-submission.ts
 import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { Submissions } from './submissions.ts';
-import { FakeAssets, FakeJobs, FakeQueues, FakeStore, fakeEventsUrl, localFile } from './test-fakes.ts';
+import { FakeAssets, FakeJobs, FakeQueues, FakeStore, FakeUploads, fakeEventsUrl, localFile } from './test-fakes.ts';
 
 const ASSET = '33333333-3333-4333-8333-333333333333';
 
@@ -15,9 +15,12 @@ function setup() {
   const store = new FakeStore();
   const assets = new FakeAssets();
   assets.add(ASSET, 'alice', { promoted: true });
+  const uploads = new FakeUploads();
   const submission = new BlogSubmission({
     intake: new MediaIntake({ store, assets, log: silentLogger }),
     submissions: new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }),
+    uploads,
+    log: silentLogger,
   });
   const submit = (request: Partial<BlogSubmissionRequest>) =>
     submission.submit(
@@ -32,7 +35,7 @@ function setup() {
       },
       NO_IDEMPOTENCY_KEY,
     );
-  return { jobs, queues, store, submit };
+  return { jobs, queues, store, uploads, submit };
 }
 
 describe('BlogSubmission', () => {
@@ -89,7 +92,7 @@ describe('BlogSubmission', () => {
     const { store, jobs, submit } = setup();
     await expect(submit({ featured: { file: localFile('featured', 'f.png'), assetId: ASSET } })).rejects.toMatchObject({
       statusCode: 400,
-      message: 'send the featured image as a file or as featuredAssetId, not both',
+      message: 'send the featured image as a file, as featuredUploadId or as featuredAssetId: one of them',
     });
     expect(store.stored.size).toBe(0);
     expect(jobs.rows.size).toBe(0);
@@ -104,5 +107,27 @@ describe('BlogSubmission', () => {
     expect(store.deleted).toHaveLength(2);
     expect(store.stored.size).toBe(0);
     expect(jobs.rows.size).toBe(0);
+  });
+
+  it('takes a finished upload as the banner, and lets its spool file go once accepted', async () => {
+    const { jobs, store, uploads, submit } = setup();
+    const top = localFile('upload', 'top.png');
+    uploads.add('up1', 'alice', top);
+    const answer = await submit({ banner: { uploadId: 'up1' } });
+    expect(answer.status).toBe(202);
+    const [promotion] = (jobs.only().plan.first ?? []).map((request) => request.payload as PromoteMediaPayload);
+    expect(store.sourceOf(promotion?.source ?? ({} as never))).toBe(top.path);
+    expect(promotion?.folder).toBe('blog_banners');
+    expect(uploads.consumedIds).toEqual(['up1']);
+  });
+
+  it('refuses a video upload as a blog image (415) and two choices for one image (400), storing nothing', async () => {
+    const { store, uploads, submit } = setup();
+    uploads.add('clip', 'alice', localFile('upload', 'clip.mp4', 'mp4'));
+    await expect(submit({ featured: { uploadId: 'clip' } })).rejects.toMatchObject({ statusCode: 415 });
+    uploads.add('up1', 'alice', localFile('upload', 'top.png'));
+    await expect(submit({ banner: { uploadId: 'up1', assetId: ASSET } })).rejects.toMatchObject({ statusCode: 400 });
+    expect(store.stored.size).toBe(0);
+    expect(uploads.taken.size).toBe(0);
   });
 });

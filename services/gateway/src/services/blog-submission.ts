@@ -1,12 +1,15 @@
 import { FOLDERS, type JobContext, type PermanentFolder } from '@mediaflow/domain';
 import { HttpError } from './errors.ts';
 import type { Answer, IdempotencyScope } from './idempotency.ts';
+import type { ServiceLog } from './log.ts';
 import type { LocalFile, MediaIntake, MediaSource } from './media-intake.ts';
 import type { Accepted, Submissions } from './submissions.ts';
+import type { Uploads } from './uploads.ts';
 
-/** A blog image as the form sent it: a file, or one of the author's generated assets (not both). */
+/** A blog image as the form sent it: a file, a finished resumable upload, or a generated asset (one of them). */
 export interface BlogImageChoice {
   file?: LocalFile;
+  uploadId?: string;
   assetId?: string;
 }
 
@@ -24,6 +27,8 @@ export interface BlogSubmissionRequest {
 export interface BlogSubmissionDeps {
   intake: Pick<MediaIntake, 'resolveAssets' | 'uploadTemporary' | 'discard'>;
   submissions: Pick<Submissions, 'acceptMedia'>;
+  uploads: Pick<Uploads, 'claim' | 'release' | 'consumed'>;
+  log: ServiceLog;
 }
 
 type Role = 'banner' | 'featured';
@@ -42,32 +47,49 @@ export class BlogSubmission {
 
   async submit(request: BlogSubmissionRequest, scope: IdempotencyScope): Promise<Answer<Accepted>> {
     const { authorId, title, content, banner, featured } = request;
-    if (banner.file && banner.assetId)
-      throw new HttpError(400, 'invalid_input', 'send the banner as a file or as bannerAssetId, not both');
-    if (featured.file && featured.assetId)
-      throw new HttpError(400, 'invalid_input', 'send the featured image as a file or as featuredAssetId, not both');
+    for (const [role, choice] of [
+      ['banner', banner],
+      ['featured', featured],
+    ] as const) {
+      const given = [choice.file, choice.uploadId, choice.assetId].filter((value) => value !== undefined).length;
+      if (given > 1)
+        throw new HttpError(
+          400,
+          'invalid_input',
+          `send the ${role} image as a file, as ${role}UploadId or as ${role}AssetId: one of them`,
+        );
+    }
     const assets = await this.deps.intake.resolveAssets(
       [banner.assetId, featured.assetId].filter((id) => id !== undefined),
       authorId,
     );
+    const uploadIds = [banner.uploadId, featured.uploadId].filter((id) => id !== undefined);
+    if (new Set(uploadIds).size < uploadIds.length)
+      throw new HttpError(400, 'invalid_input', 'the banner and the featured image cannot be the same upload');
+    const claimed = await this.deps.uploads.claim(uploadIds, authorId, ['image']);
+    const fileOf = (choice: BlogImageChoice) =>
+      choice.file ?? (choice.uploadId === undefined ? undefined : claimed.get(choice.uploadId));
 
-    const toUpload = [banner.file, featured.file].filter((file) => file !== undefined);
-    const uploaded = await this.deps.intake.uploadTemporary(toUpload);
-    const chosen = (choice: BlogImageChoice): MediaSource | undefined => {
-      if (choice.file) return uploaded[toUpload.indexOf(choice.file)];
-      return choice.assetId === undefined ? undefined : assets.get(choice.assetId);
-    };
-    const images = (['banner', 'featured'] as const).flatMap((role) => {
-      const item = chosen(role === 'banner' ? banner : featured);
-      return item ? [{ role, item }] : [];
-    });
-    const stepOf = (role: Role) => {
-      const step = images.findIndex((image) => image.role === role);
-      return step < 0 ? null : step;
-    };
-
+    let uploaded: MediaSource[] = [];
+    let answer: Answer<Accepted>;
     try {
-      return await this.deps.submissions.acceptMedia(
+      const toUpload = [fileOf(banner), fileOf(featured)].filter((file) => file !== undefined);
+      uploaded = await this.deps.intake.uploadTemporary(toUpload);
+      const chosen = (choice: BlogImageChoice): MediaSource | undefined => {
+        const file = fileOf(choice);
+        if (file) return uploaded[toUpload.indexOf(file)];
+        return choice.assetId === undefined ? undefined : assets.get(choice.assetId);
+      };
+      const images = (['banner', 'featured'] as const).flatMap((role) => {
+        const item = chosen(role === 'banner' ? banner : featured);
+        return item ? [{ role, item }] : [];
+      });
+      const stepOf = (role: Role) => {
+        const step = images.findIndex((image) => image.role === role);
+        return step < 0 ? null : step;
+      };
+
+      answer = await this.deps.submissions.acceptMedia(
         {
           kind: 'submit-blog',
           ownerId: authorId,
@@ -100,9 +122,16 @@ export class BlogSubmission {
         scope,
       );
     } catch (error) {
-      // Not accepted after all: nothing it uploaded may stay in temporary storage.
+      // Not accepted after all: nothing it uploaded may stay in temporary storage, and its resumable
+      // uploads may be used again.
       await this.deps.intake.discard(uploaded);
+      await this.deps.uploads.release([...claimed.keys()]);
       throw error;
     }
+    // The job has its own copies in the store now: the uploads' spool files can go.
+    await this.deps.uploads
+      .consumed([...claimed.keys()])
+      .catch((error: unknown) => this.deps.log.warn({ err: error }, 'could not remove used uploads from the spool'));
+    return answer;
   }
 }

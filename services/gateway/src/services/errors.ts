@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'conflict'
+  | 'gone'
+  | 'precondition_failed'
   | 'idempotency_key_reused'
   | 'rate_limited'
   | 'service_unavailable'

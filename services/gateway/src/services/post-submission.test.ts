@@ -6,7 +6,16 @@ import { NO_IDEMPOTENCY_KEY } from './idempotency.ts';
 import { MediaIntake } from './media-intake.ts';
 import { PostSubmission, type PostSubmissionRequest } from './post-submission.ts';
 import { Submissions } from './submissions.ts';
-import { FakeAssets, FakeBrands, FakeJobs, FakeQueues, FakeStore, fakeEventsUrl, localFile } from './test-fakes.ts';
+import {
+  FakeAssets,
+  FakeBrands,
+  FakeJobs,
+  FakeQueues,
+  FakeStore,
+  FakeUploads,
+  fakeEventsUrl,
+  localFile,
+} from './test-fakes.ts';
 
 const BRAND = '11111111-1111-4111-8111-111111111111';
 const ASSET = '22222222-2222-4222-8222-222222222222';
@@ -20,17 +29,20 @@ function setup() {
   const brands = new FakeBrands();
   brands.join(BRAND, 'alice');
   assets.add(ASSET, 'alice');
+  const uploads = new FakeUploads();
   const submission = new PostSubmission({
     brands,
     intake: new MediaIntake({ store, assets, log: silentLogger }),
     submissions: new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl }),
+    uploads,
+    log: silentLogger,
   });
   const submit = (request: Partial<PostSubmissionRequest>) =>
     submission.submit(
       { authorId: 'alice', brandId: BRAND, caption: 'hello', media: [], context, ...request },
       NO_IDEMPOTENCY_KEY,
     );
-  return { jobs, queues, store, submit };
+  return { jobs, queues, store, uploads, submit };
 }
 
 describe('PostSubmission', () => {
@@ -134,5 +146,58 @@ describe('PostSubmission', () => {
     expect(store.stored.size).toBe(0);
     expect(store.deleted).toHaveLength(1);
     expect(jobs.rows.size).toBe(0);
+  });
+
+  it('takes finished uploads in the order they came among files and assets, and lets their spool files go', async () => {
+    const { jobs, store, uploads, submit } = setup();
+    const video = localFile('upload', 'big.mp4', 'mp4');
+    uploads.add('up1', 'alice', video);
+    const photo = localFile('media', 'a.png');
+
+    const answer = await submit({ media: [{ uploadId: 'up1' }, { file: photo }, { assetId: ASSET }] });
+
+    expect(answer.status).toBe(202);
+    const promotions = (jobs.only().plan.first ?? []).map((request) => request.payload as PromoteMediaPayload);
+    expect(promotions.map((payload) => store.sourceOf(payload.source) ?? payload.assetId)).toEqual([
+      video.path,
+      photo.path,
+      ASSET,
+    ]);
+    expect(jobs.only().steps?.[0]?.label).toBe('media[0] upload big.mp4');
+    expect(uploads.consumedIds).toEqual(['up1']);
+    expect(uploads.released).toEqual([]);
+  });
+
+  it("answers 404 to another user's upload, and stores nothing", async () => {
+    const { jobs, store, uploads, submit } = setup();
+    uploads.add('theirs', 'bob', localFile('upload', 'b.mp4', 'mp4'));
+    const refused = submit({ media: [{ file: localFile('media', 'a.png') }, { uploadId: 'theirs' }] });
+    await expect(refused).rejects.toMatchObject({ statusCode: 404, message: 'no upload theirs' });
+    expect(store.stored.size).toBe(0);
+    expect(jobs.rows.size).toBe(0);
+  });
+
+  it('refuses an upload named twice in one post', async () => {
+    const { uploads, submit } = setup();
+    uploads.add('up1', 'alice', localFile('upload', 'big.mp4', 'mp4'));
+    await expect(submit({ media: [{ uploadId: 'up1' }, { uploadId: 'up1' }] })).rejects.toMatchObject({
+      statusCode: 400,
+    });
+    expect(uploads.taken.size).toBe(0);
+  });
+
+  it('gives its uploads back, usable again, when the submission is not accepted', async () => {
+    const { jobs, queues, store, uploads, submit } = setup();
+    uploads.add('up1', 'alice', localFile('upload', 'big.mp4', 'mp4'));
+    queues.failWith = new Error('Redis is down');
+    await expect(submit({ media: [{ uploadId: 'up1' }] })).rejects.toMatchObject({ statusCode: 503 });
+    expect(uploads.released).toEqual(['up1']);
+    expect(uploads.consumedIds).toEqual([]);
+    expect(store.stored.size).toBe(0);
+    expect(jobs.rows.size).toBe(0);
+
+    queues.failWith = undefined;
+    await expect(submit({ media: [{ uploadId: 'up1' }] })).resolves.toMatchObject({ status: 202 });
+    await expect(submit({ media: [{ uploadId: 'up1' }] })).rejects.toMatchObject({ statusCode: 409 });
   });
 });

@@ -14,8 +14,11 @@ import {
 import type { JobKind, StoredMedia } from '@mediaflow/domain';
 import type { UploadRequest } from '@mediaflow/providers';
 import type { QueueRepository } from '@mediaflow/queue';
+import { HttpError } from './errors.ts';
+import type { ResourceType } from './file-checks.ts';
 import type { IdempotencyKeys } from './idempotency.ts';
 import type { LocalFile } from './media-intake.ts';
+import type { UploadedFile } from './uploads.ts';
 
 /** Idempotency keys as the repository keeps them: claimed with a request's hash, then answered. */
 export class FakeIdempotencyKeys implements IdempotencyKeys {
@@ -189,6 +192,41 @@ export class FakeBrands {
 
   async isMember(brandId: string, userId: string): Promise<boolean> {
     return this.members.has(`${brandId}/${userId}`);
+  }
+}
+
+/** Finished resumable uploads, as Uploads hands them to a submission: taken, given back, used. */
+export class FakeUploads {
+  readonly files = new Map<string, { ownerId: string; file: UploadedFile }>();
+  readonly taken = new Set<string>();
+  readonly released: string[] = [];
+  readonly consumedIds: string[] = [];
+
+  add(id: string, ownerId: string, file: LocalFile): void {
+    this.files.set(id, { ownerId, file: { ...file, uploadId: id } });
+  }
+
+  async claim(ids: string[], ownerId: string, accepts: ResourceType[]): Promise<Map<string, UploadedFile>> {
+    const claimed = new Map<string, UploadedFile>();
+    for (const id of ids) {
+      const upload = this.files.get(id);
+      if (!upload || upload.ownerId !== ownerId) throw new HttpError(404, 'not_found', `no upload ${id}`);
+      if (!accepts.includes(upload.file.kind.resourceType))
+        throw new HttpError(415, 'unsupported_media_type', `upload ${id} is not of a kind this field takes`);
+      if (this.taken.has(id)) throw new HttpError(409, 'conflict', `upload ${id} was already used by a submission`);
+      claimed.set(id, upload.file);
+    }
+    for (const id of claimed.keys()) this.taken.add(id);
+    return claimed;
+  }
+
+  async release(ids: string[]): Promise<void> {
+    for (const id of ids) this.taken.delete(id);
+    this.released.push(...ids);
+  }
+
+  async consumed(ids: string[]): Promise<void> {
+    this.consumedIds.push(...ids);
   }
 }
 
