@@ -360,3 +360,50 @@ describe('resumable uploads (tus 1.0 at /api/uploads)', () => {
     await expect(stat(path.join(stack.spoolDir, 'uploads', `${id}.json`))).rejects.toThrow();
   });
 });
+
+describe('resumable uploads expire after UPLOAD_TTL', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorkers: false, env: { CLEANUP_INTERVAL: '1s' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('deletes unfinished and finished-but-unused uploads, bytes and rows, and counts them', async () => {
+    const image = await makeImage(8, 8);
+    const headers = (length: number) => ({
+      ...TUS,
+      'upload-length': String(length),
+      'upload-metadata': metadata({ filename: 'a.png', filetype: 'image/png' }),
+    });
+    const unfinished = await stack.request('POST', '/api/uploads', { user: 'alice', headers: headers(1000) });
+    const finished = await stack.request('POST', '/api/uploads', { user: 'alice', headers: headers(image.length) });
+    const finishedAt = finished.headers.get('location') ?? '';
+    const patch = await stack.request('PATCH', finishedAt, {
+      user: 'alice',
+      headers: { ...TUS, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      body: image,
+    });
+    expect(patch.status).toBe(204);
+    const ids = [unfinished, finished].map((response) => (response.headers.get('location') ?? '').split('/').at(-1));
+    const uploadsDir = path.join(stack.spoolDir, 'uploads');
+    expect(await readdir(uploadsDir)).toEqual(expect.arrayContaining(ids.map(String)));
+
+    // Their UPLOAD_TTL is over (set back in the rows rather than waited for, so that no timing is involved):
+    // the gateway's own retention round, every CLEANUP_INTERVAL, deletes them.
+    await stack.database.db
+      .updateTable('uploads')
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .execute();
+    await expect
+      .poll(async () => stack.database.db.selectFrom('uploads').select('id').execute(), { timeout: 10_000 })
+      .toEqual([]);
+    expect(await readdir(uploadsDir)).toEqual([]);
+    expect(await readdir(path.join(stack.spoolDir, 'checked'))).toEqual([]);
+    for (const location of [unfinished, finished].map((response) => response.headers.get('location') ?? '')) {
+      expect((await stack.request('HEAD', location, { user: 'alice', headers: TUS })).status).toBe(404);
+    }
+    const metrics = await (await fetch(`${stack.baseUrl}/metrics`)).text();
+    const counted = /mediaflow_retention_deleted_total\{kind="uploads"\} (\d+)/.exec(metrics);
+    expect(Number(counted?.[1])).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -127,7 +127,6 @@ export const blogsRoutes: FastifyPluginAsyncTypebox<BlogsRouteOptions> = async (
   app.get(
     '/blogs',
     {
-      onRequest: options.takeUploadSlot,
       schema: {
         summary: 'Your blogs, newest first',
         description: `Each blog with an \`excerpt\` (its first ${BLOG_EXCERPT_LENGTH} characters) instead of its \`content\`.`,
