@@ -121,4 +121,15 @@ describe('Jobs', () => {
     expect(await jobs.retryFailed(admin, 'storage')).toEqual(['j1', 'j3']);
     expect(reset).toEqual(['j1', 'j3']);
   });
+
+  it("skips a failed generation that cannot run again (its reference image is gone) and retries the rest", async () => {
+    const withReference = row('j1', 'failed', {
+      payload: {
+        last: { name: 'generate-image', payload: { jobId: 'j1', ownerId: 'alice', prompt: 'p', hasReference: true } },
+      },
+    });
+    const { jobs, reset } = setup([withReference, row('j2', 'failed')], [], [failedEntry('j1'), failedEntry('j2')]);
+    expect(await jobs.retryFailed(admin, 'generation')).toEqual(['j2']);
+    expect(reset).toEqual(['j2']);
+  });
 });

@@ -1,6 +1,6 @@
 import type { JobsRepository } from '@mediaflow/db';
 import { type JobStatusView, type QueueName, toJobStatusView } from '@mediaflow/domain';
-import { requeueJob } from '@mediaflow/maintenance';
+import { JobNotRequeueable, requeueJob } from '@mediaflow/maintenance';
 import type { FailedQueueJob, QueueRepository } from '@mediaflow/queue';
 import { type Caller, requireAdmin } from './caller.ts';
 import { HttpError } from './errors.ts';
@@ -59,7 +59,13 @@ export class Jobs {
     for (const jobId of new Set(failed.map((entry) => entry.jobId))) {
       const job = await this.deps.jobs.findById(jobId);
       if (job?.status !== 'failed') continue;
-      await requeueJob(this.deps, job);
+      try {
+        await requeueJob(this.deps, job);
+      } catch (error) {
+        // One that cannot run again (its reference image is gone) is left as it is; the rest go on.
+        if (error instanceof JobNotRequeueable) continue;
+        throw error;
+      }
       retried.push(jobId);
     }
     return retried;
