@@ -407,3 +407,45 @@ describe('resumable uploads expire after UPLOAD_TTL', () => {
     expect(Number(counted?.[1])).toBeGreaterThanOrEqual(2);
   });
 });
+
+describe('resumable uploads and the rate limits', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorkers: false, env: { RATE_LIMIT_WRITE: '2', RATE_LIMIT_READ: '2' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('counts a creation as a write, but not the chunks and offset checks of an upload', async () => {
+    const video = Buffer.concat([Buffer.from([0, 0, 0, 0x18, ...Buffer.from('ftypisom')]), randomBytes(6 * 1024)]);
+    const creation = {
+      ...TUS,
+      'upload-length': String(video.length),
+      'upload-metadata': metadata({ filename: 'clip.mp4', filetype: 'video/mp4' }),
+    };
+    const created = await stack.request('POST', '/api/uploads', { user: 'alice', headers: creation });
+    expect(created.status).toBe(201);
+    const location = created.headers.get('location') ?? '';
+    // Six chunks and six offset checks: three times the per-minute write and read limits.
+    for (let offset = 0; offset < video.length; offset += 1024) {
+      const head = await stack.request('HEAD', location, { user: 'alice', headers: TUS });
+      expect(head.headers.get('upload-offset')).toBe(String(offset));
+      const sent = await stack.request('PATCH', location, {
+        user: 'alice',
+        headers: { ...TUS, 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+        body: video.subarray(offset, offset + 1024),
+      });
+      expect(sent.status, await sent.clone().text()).toBe(204);
+    }
+    // Creations do count: two a minute. The limit's window may turn over once among them, so at most four
+    // more can pass before one is refused.
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    while (!refused && statuses.length < 5) {
+      const response = await stack.request('POST', '/api/uploads', { user: 'alice', headers: creation });
+      statuses.push(response.status);
+      if (response.status === 429) refused = response;
+    }
+    expect(statuses.filter((status) => status !== 201 && status !== 429)).toEqual([]);
+    expect(refused?.headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+});

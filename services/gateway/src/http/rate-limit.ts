@@ -22,6 +22,7 @@ export function createRateLimitHook(options: { redis: Redis; prefix: string; lim
   const redis = options.redis as Redis & { countRequest(key: string, windowMs: number): Promise<number> };
   return async function rateLimit(request: FastifyRequest): Promise<void> {
     const rateClass = request.routeOptions.config.rateLimit ?? (request.method === 'GET' ? 'read' : 'write');
+    if (rateClass === false) return;
     const now = Date.now();
     const window = Math.floor(now / WINDOW_MS);
     const key = `${options.prefix}:ratelimit:${rateClass}:${request.userId}:${window}`;

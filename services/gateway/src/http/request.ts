@@ -21,8 +21,11 @@ declare module 'fastify' {
   }
 
   interface FastifyContextConfig {
-    /** The rate limit class of a route; by default GET is `read` and everything else `write`. */
-    rateLimit?: RateClass;
+    /**
+     * The rate limit class of a route; by default GET is `read` and everything else `write`. `false`: none
+     * (a resumable upload's chunks, bounded by the upload's size and MAX_UPLOADS_IN_FLIGHT instead).
+     */
+    rateLimit?: RateClass | false;
     /** The route also authenticates by an events token in `?token=` (a job's event stream; auth.ts). */
     eventsToken?: boolean;
   }

@@ -61,6 +61,9 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox<UploadsRouteOptions> = asy
   app.head(
     '/uploads/:id',
     {
+      // A 500 MB video is 100 chunks of 5 MB: chunks and offset checks are bounded by the upload's own
+      // size and MAX_UPLOADS_IN_FLIGHT, not by the per-minute write limit (its creation counts there).
+      config: { rateLimit: false },
       schema: {
         summary: 'How much of an upload the server has (tus core)',
         description:
@@ -80,6 +83,7 @@ export const uploadsRoutes: FastifyPluginAsyncTypebox<UploadsRouteOptions> = asy
   app.patch(
     '/uploads/:id',
     {
+      config: { rateLimit: false },
       onRequest: options.takeUploadSlot,
       schema: {
         summary: 'Send bytes of an upload (tus core)',
