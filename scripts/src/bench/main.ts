@@ -25,7 +25,7 @@ import {
 } from './processes.ts';
 import { atLeast, atMost, below, machine, type Row, table, writeBenchmarks } from './report.ts';
 import { BARE_PREFIX, BENCH_TOKEN_CLAIMS, PREFIX, setUp } from './setup.ts';
-import { streamVideo } from './video.ts';
+import { streamVideo, TUS_CHUNK_BYTES } from './video.ts';
 
 /**
  * npm run bench [-- --quick]: the gateway and workers against baselines measured in the same run, on a
@@ -188,6 +188,19 @@ try {
     posters[0] as Poster,
     VIDEO_BYTES,
   );
+  await stop(gateway.process);
+
+  log(`${VIDEO_BYTES / 1024 ** 2} MB video through tus (/api/uploads, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks)`);
+  gateway = await startGateway(bench.env);
+  running.push(gateway.process);
+  const tusVideo = await streamVideo(
+    gateway.url,
+    gateway.process.child.pid as number,
+    bench.db,
+    posters[0] as Poster,
+    VIDEO_BYTES,
+    'tus',
+  );
   await stop([gateway.process, ...videoWorkers]);
 
   const [one, two] = scales as [ScaleResult, ScaleResult];
@@ -285,6 +298,20 @@ try {
       measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: upload rate to the 202`,
       value: { value: VIDEO_BYTES / 1024 ** 2 / video.uploadSeconds, unit: 'MB/s' },
       errors: video.errors,
+    },
+    {
+      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via tus, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks: gateway peak RSS growth`,
+      value: { value: tusVideo.rssGrowthMb, unit: 'MB' },
+      baseline: { label: 'multipart:', figure: { value: video.rssGrowthMb, unit: 'MB' } },
+      // As flat as the multipart route's: the chunks stream to the spool, none is held whole.
+      target: atMost(1.5),
+      errors: tusVideo.errors,
+    },
+    {
+      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via tus, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks: upload rate to the post's 202`,
+      value: { value: VIDEO_BYTES / 1024 ** 2 / tusVideo.uploadSeconds, unit: 'MB/s' },
+      baseline: { label: 'multipart:', figure: { value: VIDEO_BYTES / 1024 ** 2 / video.uploadSeconds, unit: 'MB/s' } },
+      errors: tusVideo.errors,
     },
     {
       measure: `enqueue (QueueRepository.add) p50, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,

@@ -60,8 +60,11 @@ export async function setUp(): Promise<Bench> {
     RATE_LIMIT_WRITE: '1000000',
     RATE_LIMIT_READ: '1000000',
     MAX_GENERATIONS_IN_FLIGHT: '10000',
+    MAX_UPLOADS_IN_FLIGHT: '1000',
     MAX_VIDEO_BYTES: String(1024 * 1024 * 1024),
-    // The gateway spools uploads under os.tmpdir(): keep them in this run's directory too.
+    // Request files and resumable uploads: in this run's directory, with room for the videos.
+    SPOOL_DIR: path.join(dir, 'spool'),
+    SPOOL_MAX_BYTES: String(4 * 1024 * 1024 * 1024),
     TMPDIR: dir,
   };
   const config = loadConfig(env);

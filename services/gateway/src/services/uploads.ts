@@ -90,8 +90,8 @@ export class Uploads {
    * the upload's own bytes and offset stay as tus reported them). One that fails is deleted.
    */
   async finish(id: string, ownerId: string): Promise<void> {
+    const upload = await this.assertOwner(id, ownerId);
     try {
-      const upload = await this.assertOwner(id, ownerId);
       const file = await this.localFile(upload, [declaredKind(upload.filetype)]);
       const bytes = (await stat(file.path)).size;
       checkSize('upload', file.kind.resourceType, bytes, this.deps.limits);
@@ -157,11 +157,14 @@ export class Uploads {
     this.deps.budget.free(id);
   }
 
-  /** Deletes uploads past UPLOAD_TTL, finished or not (a used one's files went when it was used). */
+  /**
+   * Deletes uploads past UPLOAD_TTL, finished or not, with their files: a used one's went when it was
+   * used, unless its gateway stopped between taking it and the submission's answer.
+   */
   async expire(now = new Date()): Promise<number> {
     let deleted = 0;
     for (const upload of await this.deps.uploads.findExpired(now, BATCH)) {
-      if (upload.usedAt === null) await this.removeFiles(upload.id);
+      await this.removeFiles(upload.id);
       if (await this.deps.uploads.delete(upload.id)) deleted++;
     }
     return deleted;
