@@ -29,6 +29,9 @@ describe('CORS', () => {
       [JOB, 'GET', 'authorization'],
       ['/api/ai-agent/generate-image', 'POST', 'authorization,content-type,idempotency-key,traceparent'],
       [`${JOB}/events`, 'GET', 'authorization,last-event-id'],
+      ['/api/uploads', 'POST', 'authorization,tus-resumable,upload-length,upload-metadata'],
+      ['/api/uploads/abc', 'PATCH', 'authorization,content-type,tus-resumable,upload-offset'],
+      ['/api/uploads/abc', 'HEAD', 'authorization,tus-resumable'],
     ] as const) {
       const response = await preflight(route, APP, method, headers);
       expect(response.status, route).toBe(204);
@@ -36,8 +39,9 @@ describe('CORS', () => {
         'access-control-allow-origin': APP,
         'access-control-allow-methods': 'GET, POST, DELETE, PATCH, HEAD',
         'access-control-allow-headers':
-          'Authorization, Content-Type, Idempotency-Key, If-None-Match, Last-Event-ID, traceparent',
-        'access-control-expose-headers': 'ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Location',
+          'Authorization, Content-Type, Idempotency-Key, If-None-Match, Last-Event-ID, traceparent, Tus-Resumable, Upload-Length, Upload-Metadata, Upload-Offset',
+        'access-control-expose-headers':
+          'ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Upload-Offset, Upload-Length, Upload-Expires',
         'access-control-max-age': '600',
       });
       expect(response.headers.get('vary')).toMatch(/Origin/);
@@ -57,7 +61,8 @@ describe('CORS', () => {
 
   it('puts the allowed origin and the exposed headers on answers, errors included', async () => {
     const exposed = {
-      'access-control-expose-headers': 'ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Location',
+      'access-control-expose-headers':
+        'ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Location, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Upload-Offset, Upload-Length, Upload-Expires',
     };
     for (const response of [
       await stack.request('GET', '/api/brands', { headers: { origin: APP } }),
@@ -90,5 +95,22 @@ describe('CORS', () => {
       expect(refused.status, route).toBe(404);
       expect(corsHeaders(refused), route).toEqual({});
     }
+  });
+
+  it('lets a page on an allowed origin read a resumable upload’s offset', async () => {
+    const tus = { origin: APP, 'tus-resumable': '1.0.0' };
+    const created = await stack.request('POST', '/api/uploads', {
+      headers: {
+        ...tus,
+        'upload-length': '4',
+        'upload-metadata': `filename ${btoa('a.png')},filetype ${btoa('image/png')}`,
+      },
+    });
+    expect(created.status).toBe(201);
+    const head = await stack.request('HEAD', created.headers.get('location') ?? '', { headers: tus });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(head.headers.get('access-control-expose-headers')).toContain('Upload-Offset');
+    expect(head.headers.get('upload-offset')).toBe('0');
   });
 });

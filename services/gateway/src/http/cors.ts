@@ -11,8 +11,26 @@ const ALLOWED_HEADERS = [
   'If-None-Match',
   'Last-Event-ID',
   'traceparent',
+  // Resumable uploads (tus 1.0, /api/uploads).
+  'Tus-Resumable',
+  'Upload-Length',
+  'Upload-Metadata',
+  'Upload-Offset',
 ];
-const EXPOSED_HEADERS = ['ETag', 'Retry-After', 'X-Request-Id', 'Idempotent-Replayed', 'Location'];
+const EXPOSED_HEADERS = [
+  'ETag',
+  'Retry-After',
+  'X-Request-Id',
+  'Idempotent-Replayed',
+  'Location',
+  'Tus-Resumable',
+  'Tus-Version',
+  'Tus-Extension',
+  'Tus-Max-Size',
+  'Upload-Offset',
+  'Upload-Length',
+  'Upload-Expires',
+];
 /** Browsers keep a preflight's answer this long (Chromium caps it at 2 h). */
 const PREFLIGHT_MAX_AGE_S = 600;
 
