@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BlogsRepository, JobsRepository, PostsRepository } from '@mediaflow/db';
 import { persistPost } from '@mediaflow/persistence';

@@ -122,7 +122,7 @@ describe('Jobs', () => {
     expect(reset).toEqual(['j1', 'j3']);
   });
 
-  it("skips a failed generation that cannot run again (its reference image is gone) and retries the rest", async () => {
+  it('skips a failed generation that cannot run again (its reference image is gone) and retries the rest', async () => {
     const withReference = row('j1', 'failed', {
       payload: {
         last: { name: 'generate-image', payload: { jobId: 'j1', ownerId: 'alice', prompt: 'p', hasReference: true } },
