@@ -1,4 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   createClient,
   type JobStatus,
@@ -7,7 +11,7 @@ import {
   type SubmitPostResult,
 } from '@mediaflow/client';
 import { normaliseDocument, SCHEMA_PATH, SNAPSHOT_PATH, schemaSource } from '@mediaflow/client/codegen';
-import { type FakeGemini, makeImage, signToken, startFakeGemini } from '@mediaflow/testing';
+import { type FakeGemini, fakeMp4, makeImage, signToken, startFakeGemini } from '@mediaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './stack.ts';
 
@@ -30,6 +34,8 @@ function recordingFetch(standIn?: (request: Request) => Response | undefined) {
 }
 
 const png = async (width: number, height: number) => new Blob([new Uint8Array(await makeImage(width, height))]);
+const MB = 1024 * 1024;
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 describe('@mediaflow/client against the gateway', () => {
   let stack: Stack;
@@ -203,6 +209,117 @@ describe('@mediaflow/client against the gateway', () => {
     expect(unchanged?.headers.get('if-none-match')).toMatch(/^"/);
     const events = recorder.calls.filter((call) => call.path.endsWith('/events'));
     expect(events.length).toBe(tries);
+  });
+
+  describe('resumable uploads', () => {
+    it('uploads a 20 MB video from a Buffer in chunks, and a post names it among files in order', async () => {
+      const client = clientFor('frank');
+      const video = fakeMp4({ seconds: 3, bytes: 20 * MB });
+      const progress: Array<[number, number]> = [];
+      const uploadId = await client.upload(video, {
+        filename: 'launch.mp4',
+        filetype: 'video/mp4',
+        onProgress: (sent, total) => progress.push([sent, total]),
+      });
+      expect(uploadId).toMatch(/^[A-Za-z0-9_-]+$/);
+      // In chunks of 5 MB: progress went up to the whole file, never backwards.
+      expect(progress.at(-1)).toEqual([video.length, video.length]);
+      const sent = progress.map(([bytes]) => bytes);
+      expect(sent).toEqual([...sent].sort((a, b) => a - b));
+      const upload = await stack.database.db
+        .selectFrom('uploads')
+        .selectAll()
+        .where('id', '=', uploadId)
+        .executeTakeFirstOrThrow();
+      expect(upload).toMatchObject({ ownerId: 'frank', filename: 'launch.mp4', resourceType: 'video' });
+      expect(upload.completedAt).not.toBeNull();
+
+      const brand = await client.createBrand('Uploads Brand');
+      const photo = new File([new Uint8Array(await makeImage(64, 48))], 'photo.png');
+      const accepted = await client.submitPost({
+        brandId: brand.id,
+        caption: 'a launch',
+        media: [photo, { uploadId }],
+      });
+      const job = await client.watchJob(accepted.jobId, { eventsUrl: accepted.eventsUrl });
+      if (job.kind !== 'submit-post' || job.status !== 'completed' || !job.result) throw new Error(JSON.stringify(job));
+      expect(job.result.media.map((item) => item.type)).toEqual(['image', 'video']);
+      const stored = await fetch(job.result.media[1]?.url ?? '');
+      expect(sha256(new Uint8Array(await stored.arrayBuffer()))).toBe(sha256(video));
+      // Used once: a second post naming it is refused.
+      await expect(
+        client.submitPost({ brandId: brand.id, caption: 'again', media: [{ uploadId }] }),
+      ).rejects.toMatchObject({ status: 409, code: 'conflict' });
+    });
+
+    it("uploads a Blob in Node (its type by default) as a blog's banner", async () => {
+      const client = clientFor('frank');
+      const banner = new File([new Uint8Array(await makeImage(320, 100))], 'banner.png', { type: 'image/png' });
+      const uploadId = await client.upload(banner);
+      const row = await stack.database.db
+        .selectFrom('uploads')
+        .select(['filename', 'filetype'])
+        .where('id', '=', uploadId)
+        .executeTakeFirstOrThrow();
+      expect(row).toEqual({ filename: 'banner.png', filetype: 'image/png' });
+      const job = await client.watchJob(
+        (await client.submitBlog({ title: 'Uploaded banner', content: 'Sent in chunks.', banner: { uploadId } })).jobId,
+      );
+      if (job.kind !== 'submit-blog' || job.status !== 'completed') throw new Error(JSON.stringify(job));
+      expect(job.result?.banner).toContain('/media/blog_banners/');
+    });
+
+    it("rejects with the gateway's error as MediaflowError", async () => {
+      const client = clientFor('frank');
+      const text = client.upload(Buffer.from('not a picture'), { filename: 'notes.txt', filetype: 'text/plain' });
+      await expect(text).rejects.toBeInstanceOf(MediaflowError);
+      await expect(text).rejects.toMatchObject({ status: 415, code: 'unsupported_media_type' });
+      // The bytes decide, when the last chunk arrives: a PNG declared as a video.
+      await expect(
+        client.upload(await makeImage(16, 16), { filename: 'clip.mp4', filetype: 'video/mp4' }),
+      ).rejects.toMatchObject({ status: 415, code: 'unsupported_media_type' });
+      const anonymous = createClient({ baseUrl: stack.baseUrl });
+      await expect(anonymous.upload(fakeMp4(), { filetype: 'video/mp4' })).rejects.toMatchObject({
+        status: 401,
+        code: 'unauthorized',
+      });
+    });
+
+    it('uploads from a ReadStream, named by its path; stops when its signal aborts, and the server deletes what it had', async () => {
+      const client = clientFor('grace');
+      const scratch = await mkdtemp(path.join(tmpdir(), 'mediaflow-client-'));
+      const rows = () =>
+        stack.database.db.selectFrom('uploads').select(['filename']).where('ownerId', '=', 'grace').execute();
+      try {
+        const file = path.join(scratch, 'long-take.mp4');
+        await writeFile(file, fakeMp4({ bytes: 12 * MB }));
+        const whole = await client.upload(createReadStream(file), { filetype: 'video/mp4' });
+        expect(await rows()).toEqual([{ filename: 'long-take.mp4' }]);
+        await stack.request('DELETE', `/api/uploads/${whole}`, {
+          user: 'grace',
+          headers: { 'tus-resumable': '1.0.0' },
+        });
+
+        const controller = new AbortController();
+        const uploading = client.upload(createReadStream(file), {
+          filetype: 'video/mp4',
+          chunkSize: MB,
+          // After the first chunk the server has an upload to delete.
+          onProgress: (sent) => {
+            if (sent >= MB) controller.abort();
+          },
+          signal: controller.signal,
+        });
+        await expect(uploading).rejects.toMatchObject({ name: 'AbortError' });
+        // Its row was made when the upload was created, before the first chunk: terminating deleted it.
+        await expect.poll(rows).toEqual([]);
+        await expect(
+          client.upload(fakeMp4(), { filetype: 'video/mp4', signal: controller.signal }),
+        ).rejects.toMatchObject({ name: 'AbortError' });
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    });
   });
 
   it('stops watching when its signal aborts', async () => {

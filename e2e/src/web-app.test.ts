@@ -23,6 +23,7 @@ const WEB = path.join(ROOT, 'apps', 'web');
 const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === 'true';
 const SCREENSHOTS = UPDATE_SCREENSHOTS ? path.join(ROOT, 'docs', 'screenshots') : '/tmp/screens/web-app';
 const PHONE = { width: 390, height: 844 };
+const MB = 1024 * 1024;
 const DESKTOP = { width: 1280, height: 900 };
 
 interface Violation {
@@ -79,7 +80,7 @@ async function otherOrigin(port: number, page: () => string, webDir: string): Pr
  * The web app at /app/ (apps/web, built with Vite in the setup) in Debian's chromium, on the whole stack
  * with the local generator and the local disk store: sign in, generate with a reference image, use it in
  * a post with an uploaded image and a short video, publish, see the post; a blog with a generated banner;
- * the lists. At a phone's width, with a screenshot of each page at a phone's and a desktop's width, and
+ * the lists; a post with a large video and a blog with a large image, sent as resumable uploads first. At a phone's width, with a screenshot of each page at a phone's and a desktop's width, and
  * nothing refused by the page's CSP. Then CORS: a page on another loopback origin calls the gateway.
  */
 describe.skipIf(!existsSync(CHROMIUM))('the web app in a real browser', () => {
@@ -335,6 +336,106 @@ describe.skipIf(!existsSync(CHROMIUM))('the web app in a real browser', () => {
     await blogs.getByRole('heading', { name: 'Mornings at the harbour' }).waitFor();
     for (const image of await posts.getByRole('img').all()) await loaded(image);
     await screenshot('library');
+  });
+
+  it('sends a large video as a resumable upload with its progress shown, then publishes the post naming it', async () => {
+    await page.getByRole('link', { name: 'Post' }).click();
+    await page.getByRole('heading', { name: 'New post' }).waitFor();
+    await page.getByLabel('Caption').fill('The harbour at night: the whole walk along the pier.');
+    const video = fakeMp4({ seconds: 30, bytes: 12 * MB });
+    await page.getByLabel('Add images or videos').setInputFiles([
+      { name: 'pier.png', mimeType: 'image/png', buffer: await scene(900, 600, ['#0b1d3a', '#35507a'], '#10283d') },
+      { name: 'night-walk.mp4', mimeType: 'video/mp4', buffer: video },
+    ]);
+    await page.getByRole('button', { name: 'Move up night-walk.mp4' }).click();
+    const upload = page.getByRole('progressbar', { name: 'Upload of night-walk.mp4' });
+    await page.getByText('12.0 MB: sent in resumable chunks when you publish').waitFor();
+
+    // The gateway's tus requests, as the page sent them: the chunks after the first wait until the
+    // screenshot is taken, so that it shows an upload under way.
+    const patches: number[] = [];
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route('**/api/uploads/*', async (route) => {
+      const request = route.request();
+      if (request.method() === 'PATCH') {
+        const offset = Number(request.headers()['upload-offset']);
+        patches.push(offset);
+        if (offset > 0) await held;
+      }
+      await route.continue();
+    });
+    try {
+      await page.getByRole('button', { name: 'Publish' }).click();
+      await page.getByText('Uploading night-walk.mp4 (1 of 1)…').waitFor();
+      await expect
+        .poll(() => upload.evaluate((bar) => (bar as unknown as { value: number }).value))
+        .toBeGreaterThanOrEqual(5 * MB);
+      await page.getByText(/^Uploading: \d+% of 12\.0 MB$/).waitFor();
+      await screenshot('post-upload');
+    } finally {
+      release();
+    }
+    const published = page.getByRole('region', { name: 'Published post' });
+    await published.getByText('The harbour at night').waitFor({ timeout: 20_000 });
+    await page.unroute('**/api/uploads/*');
+    // In 5 MB chunks, the small image in the post's own request.
+    expect(patches).toEqual([0, 5 * MB, 10 * MB]);
+    expect(await page.locator('.steps li').allTextContents()).toEqual([
+      'Store item 1: night-walk.mp4 done',
+      'Store item 2: pier.png done',
+      'Save the post done',
+    ]);
+    const uploads = await stack.database.db
+      .selectFrom('uploads')
+      .select(['filename', 'filetype', 'length', 'usedAt'])
+      .where('ownerId', '=', 'alice')
+      .execute();
+    expect(uploads).toEqual([
+      { filename: 'night-walk.mp4', filetype: 'video/mp4', length: video.length, usedAt: expect.any(Date) },
+    ]);
+    const postId = await published.locator('article').getAttribute('data-post-id');
+    const post = (await (await stack.request('GET', `/api/posts/${postId}`, { user: 'alice' })).json()) as {
+      media: Array<{ type: string; bytes: number }>;
+    };
+    expect(post.media.map((item) => item.type)).toEqual(['video', 'image']);
+    expect(post.media[0]?.bytes).toBe(video.length);
+  });
+
+  it('sends a blog image over 8 MB as a resumable upload', async () => {
+    await page.getByRole('link', { name: 'Blog' }).click();
+    await page.getByLabel('Title').fill('The harbour wall, up close');
+    await page.getByLabel('Content').fill('Every stone of it.');
+    // Noise does not compress: a PNG of 8.5 MB.
+    const stones = await sharp({
+      create: {
+        width: 2000,
+        height: 1600,
+        channels: 3,
+        background: '#7a6a55',
+        noise: { type: 'gaussian', mean: 128, sigma: 40 },
+      },
+    })
+      .png()
+      .toBuffer();
+    expect(stones.length).toBeGreaterThan(8 * MB);
+    await page
+      .getByLabel('Featured image file')
+      .setInputFiles({ name: 'stones.png', mimeType: 'image/png', buffer: stones });
+    await page.getByRole('button', { name: 'Publish' }).click();
+    const published = page.getByRole('region', { name: 'Published blog' });
+    await published.getByRole('heading', { name: 'The harbour wall, up close' }).waitFor({ timeout: 20_000 });
+    const featured = published.locator('img.featured');
+    await loaded(featured);
+    expect(await featured.getAttribute('src')).toContain('/media/blog_featured/');
+    const upload = await stack.database.db
+      .selectFrom('uploads')
+      .select(['filetype', 'usedAt'])
+      .where('filename', '=', 'stones.png')
+      .executeTakeFirstOrThrow();
+    expect(upload).toEqual({ filetype: 'image/png', usedAt: expect.any(Date) });
   });
 
   it('ran with nothing refused by its CSP and no error', () => {

@@ -31,8 +31,16 @@ export type BlogSummary = BlogPage['items'][number];
 /** A generation's result (a generate-image job's `result`), with the prompt that made it. */
 export type GeneratedImage = GenerateImageResult & { prompt: string };
 
-/** A media item to send: a file from this device, or one of the user's generated images. */
+/** A media item the person chose: a file from this device, or one of their generated images. */
 export type MediaInput = File | { assetId: string };
+/** What a submission sends for it: a large file goes first as a resumable upload, named by its id. */
+export type MediaToSend = MediaInput | { uploadId: string };
+
+/**
+ * Files over this size go as resumable uploads (tus, in chunks) before the submission names them: a lost
+ * connection then costs one chunk, not the whole video. Smaller ones go in the submission's own request.
+ */
+export const RESUMABLE_FROM_BYTES = 8 * 1024 * 1024;
 
 /** The API for one signed-in user. */
 export class Api {
@@ -52,7 +60,7 @@ export class Api {
     brandId: string;
     caption: string;
     scheduledAt?: string;
-    media: MediaInput[];
+    media: MediaToSend[];
   }): Promise<Accepted> {
     return this.#client.submitPost(input);
   }
@@ -61,10 +69,18 @@ export class Api {
     title: string;
     content: string;
     imageAlt?: string;
-    banner?: MediaInput;
-    featured?: MediaInput;
+    banner?: MediaToSend;
+    featured?: MediaToSend;
   }): Promise<Accepted> {
     return this.#client.submitBlog(input);
+  }
+
+  /** Sends a file as a resumable upload; resolves with its id, for a submission's `{ uploadId }`. */
+  upload(
+    file: File,
+    options: { signal: AbortSignal; onProgress: (sent: number, total: number) => void },
+  ): Promise<string> {
+    return this.#client.upload(file, options);
   }
 
   createBrand(name: string): Promise<Brand> {

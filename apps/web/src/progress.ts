@@ -17,15 +17,17 @@ const ROLES: Record<string, string> = { banner: 'the banner', featured: 'the fea
 
 /**
  * A step in words. Storage steps' labels say which item they move (`media[1] media clip.mp4`,
- * `banner generated asset <id>`, see the gateway's submission services): "Store item 2: clip.mp4",
- * "Store the banner: generated image".
+ * `media[0] upload long.mp4`, `banner generated asset <id>`, see the gateway's submission services):
+ * "Store item 2: clip.mp4", "Store item 1: long.mp4", "Store the banner: generated image".
  */
 export function stepName(step: Pick<JobStep, 'kind' | 'label'>): string {
   if (step.kind !== 'promote-media') return STEP_TEXT[step.kind] ?? step.label;
   const match = /^(?:media\[(\d+)\]|(banner|featured)) (.*)$/.exec(step.label);
   if (!match) return `Store ${step.label}`;
   const [, index, role, rest = ''] = match;
-  const what = rest.startsWith('generated asset ') ? 'generated image' : rest.replace(/^(media|banner|featured) /, '');
+  const what = rest.startsWith('generated asset ')
+    ? 'generated image'
+    : rest.replace(/^(media|banner|featured|upload) /, '');
   return `Store ${index === undefined ? (ROLES[role ?? ''] ?? role) : `item ${Number(index) + 1}`}: ${what}`;
 }
 
@@ -53,6 +55,17 @@ export class JobProgress {
     this.#text.textContent = `Sending the ${this.#what}…`;
     replace(this.#steps);
     this.element.dataset.status = 'sending';
+  }
+
+  /** A file going as a resumable upload before the submission: the bar shows how much of it has gone. */
+  uploading(text: string, sent: number, total: number): void {
+    this.element.hidden = false;
+    this.element.dataset.status = 'uploading';
+    this.#bar.max = total;
+    this.#bar.value = sent;
+    // Set only when it changes: each change is announced, and progress comes many times a second.
+    if (this.#text.textContent !== text) this.#text.textContent = text;
+    replace(this.#steps);
   }
 
   update(job: JobStatus): void {
@@ -99,4 +112,45 @@ function stepItem(step: JobStep): HTMLLIElement {
     h('span', { class: 'step-state' }, STATE_TEXT[step.state] ?? step.state),
     step.error && step.state !== 'completed' ? h('span', { class: 'step-error' }, ` (${step.error.message})`) : null,
   );
+}
+
+/**
+ * A large file's resumable upload, in its media item: a bar and how much has gone. Not a live region (the
+ * form's progress announces which file is going): its numbers change many times a second.
+ */
+export class UploadProgress {
+  readonly element: HTMLElement;
+  readonly #bar = h('progress', { max: 1, value: 0 });
+  readonly #text = h('span', {});
+  readonly #bytes: number;
+
+  constructor(name: string, bytes: number) {
+    this.#bytes = bytes;
+    this.#bar.setAttribute('aria-label', `Upload of ${name}`);
+    this.#text.textContent = `${megabytes(bytes)}: sent in resumable chunks when you publish`;
+    this.element = h('div', { class: 'upload', 'data-state': 'waiting' }, this.#bar, this.#text);
+  }
+
+  update(sent: number, total: number): void {
+    this.element.dataset.state = 'uploading';
+    this.#bar.max = total;
+    this.#bar.value = sent;
+    this.#text.textContent = `Uploading: ${Math.floor((sent / total) * 100)}% of ${megabytes(total)}`;
+  }
+
+  done(): void {
+    this.element.dataset.state = 'done';
+    this.#bar.value = this.#bar.max;
+    this.#text.textContent = `Uploaded (${megabytes(this.#bytes)})`;
+  }
+
+  /** It stopped; the next Publish sends it again from the start. */
+  stopped(): void {
+    this.element.dataset.state = 'stopped';
+    this.#text.textContent = `The upload stopped at ${Math.floor((this.#bar.value / this.#bar.max) * 100)}%; publish again to retry`;
+  }
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }

@@ -2,6 +2,7 @@ import createFetchClient, { type Client } from 'openapi-fetch';
 import { MediaflowError } from './errors.ts';
 import type { paths } from './schema.ts';
 import type { AspectRatio, BlogPage, Brand, BrandList, JobAccepted, JobStatus, PostPage } from './types.ts';
+import { type UploadOptions, type UploadSource, uploadFile } from './upload.ts';
 import { type WatchOptions, watchJob } from './watch.ts';
 
 export interface ClientOptions {
@@ -26,8 +27,23 @@ export interface PageOptions {
   signal?: AbortSignal;
 }
 
-/** A file to upload, or one of your generated images by its id (a generation's `result.assetId`). */
-export type MediaInput = Blob | { assetId: string };
+/**
+ * A media item of a submission: a file sent with it, one of your finished resumable uploads by its id
+ * (what `upload` resolves with), or one of your generated images by its id (a generation's `result.assetId`).
+ */
+export type MediaInput = Blob | { uploadId: string } | { assetId: string };
+
+/** A route's multipart fields, as the OpenAPI description names them. */
+type FormField<Route extends '/api/posts' | '/api/blogs'> =
+  keyof paths[Route]['post']['requestBody']['content']['multipart/form-data'];
+/** The field each kind of media item goes in. */
+type MediaFields<Field> = { file: Field; uploadId: Field; assetId: Field };
+
+const POST_MEDIA: MediaFields<FormField<'/api/posts'>> = { file: 'media', uploadId: 'uploadId', assetId: 'assetId' };
+const BLOG_IMAGES = {
+  banner: { file: 'banner', uploadId: 'bannerUploadId', assetId: 'bannerAssetId' },
+  featured: { file: 'featured', uploadId: 'featuredUploadId', assetId: 'featuredAssetId' },
+} satisfies Record<string, MediaFields<FormField<'/api/blogs'>>>;
 
 export interface GenerateImageInput {
   prompt: string;
@@ -41,7 +57,10 @@ export interface SubmitPostInput {
   caption: string;
   /** ISO 8601 date-time; publish at once when absent. */
   scheduledAt?: string | Date;
-  /** Images and videos, in the post's order: files, and generated images by id. */
+  /**
+   * Images and videos, in the post's order: files, uploads and generated images mixed as you like (large
+   * videos as uploads: `{ uploadId: await client.upload(video) }`).
+   */
   media: MediaInput[];
 }
 
@@ -49,6 +68,7 @@ export interface SubmitBlogInput {
   title: string;
   content: string;
   imageAlt?: string;
+  /** Images only; a file, an upload or a generated image each. */
   banner?: MediaInput;
   featured?: MediaInput;
 }
@@ -112,10 +132,9 @@ export function createClient(options: ClientOptions) {
       form.append('brandId', input.brandId);
       form.append('caption', input.caption);
       if (input.scheduledAt !== undefined) form.append('scheduledAt', new Date(input.scheduledAt).toISOString());
-      // Files and asset ids in one order: the post keeps the order in which they come.
+      // Files and ids in one order: the post keeps the order in which they come, whatever their field.
       input.media.forEach((item, index) => {
-        if (item instanceof Blob) appendFile(form, 'media', item, `media-${index}`);
-        else form.append('assetId', item.assetId);
+        appendMedia(form, POST_MEDIA, item, `media-${index}`);
       });
       return unwrap(api.POST('/api/posts', { ...multipart(form), ...call(options) }));
     },
@@ -126,12 +145,9 @@ export function createClient(options: ClientOptions) {
       form.append('title', input.title);
       form.append('content', input.content);
       if (input.imageAlt !== undefined) form.append('imageAlt', input.imageAlt);
-      for (const [field, item] of [
-        ['banner', input.banner],
-        ['featured', input.featured],
-      ] as const) {
-        if (item instanceof Blob) appendFile(form, field, item, field);
-        else if (item) form.append(`${field}AssetId`, item.assetId);
+      for (const role of ['banner', 'featured'] as const) {
+        const item = input[role];
+        if (item) appendMedia(form, BLOG_IMAGES[role], item, role);
       }
       return unwrap(api.POST('/api/blogs', { ...multipart(form), ...call(options) }));
     },
@@ -161,6 +177,16 @@ export function createClient(options: ClientOptions) {
       return unwrap(api.GET('/api/jobs/{jobId}', { params: { path: { jobId } }, ...signalOf(options) }));
     },
 
+    /**
+     * Sends a file as a resumable upload (tus, in chunks of `chunkSize`, 5 MB by default): a lost
+     * connection goes on from where the server is. Resolves with the upload's id, for `submitPost`'s
+     * `media` or `submitBlog`'s images as `{ uploadId }`; rejects with a MediaflowError for an error
+     * answer. Its requests go through tus-js-client (XMLHttpRequest, Node's http), not `fetch`.
+     */
+    upload(file: UploadSource, options?: UploadOptions): Promise<string> {
+      return uploadFile({ baseUrl, authorization }, file, options);
+    },
+
     /** Follows a job to its end (its event stream, else polling) and resolves with its final status. */
     watchJob(jobId: string, options?: WatchOptions): Promise<JobStatus> {
       return watchJob({ baseUrl, fetch, authorization, api }, jobId, options);
@@ -173,6 +199,12 @@ async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Re
   const { data, error, response } = await call;
   if (response.ok && data !== undefined) return data;
   throw MediaflowError.from(response, error);
+}
+
+function appendMedia(form: FormData, fields: MediaFields<string>, item: MediaInput, fallbackName: string): void {
+  if (item instanceof Blob) appendFile(form, fields.file, item, fallbackName);
+  else if ('uploadId' in item) form.append(fields.uploadId, item.uploadId);
+  else form.append(fields.assetId, item.assetId);
 }
 
 function appendFile(form: FormData, field: string, file: Blob, fallbackName: string): void {

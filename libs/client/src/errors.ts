@@ -23,11 +23,15 @@ export class MediaflowError extends Error {
 
   /** From an answer and its body as openapi-fetch parsed it (JSON when it was JSON, else the text). */
   static from(response: Response, body: unknown): MediaflowError {
-    const retryAfter = retryAfterOf(response);
-    if (isErrorBody(body)) return new MediaflowError(response.status, body.error.code, body.error.message, retryAfter);
+    return MediaflowError.of(response.status, body, retryAfterOf(response));
+  }
+
+  /** From an answer's status, its body (parsed when it was JSON) and Retry-After, whatever made the request. */
+  static of(status: number, body: unknown, retryAfter?: number): MediaflowError {
+    if (isErrorBody(body)) return new MediaflowError(status, body.error.code, body.error.message, retryAfter);
     // Not the API's own answer (a proxy's, say): the status is all there is to go on.
     const text = typeof body === 'string' && body.length > 0 ? `: ${body.slice(0, 200)}` : '';
-    return new MediaflowError(response.status, 'unexpected_response', `HTTP ${response.status}${text}`, retryAfter);
+    return new MediaflowError(status, 'unexpected_response', `HTTP ${status}${text}`, retryAfter);
   }
 }
 
@@ -38,7 +42,10 @@ function isErrorBody(body: unknown): body is ErrorBody {
 
 /** Retry-After in seconds, when the answer has one (the API sends seconds, never a date). */
 export function retryAfterOf(response: Response): number | undefined {
-  const header = response.headers.get('retry-after');
+  return parseRetryAfter(response.headers.get('retry-after'));
+}
+
+export function parseRetryAfter(header: string | null): number | undefined {
   const seconds = header === null ? Number.NaN : Number(header);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds : undefined;
 }

@@ -13,4 +13,5 @@ export { MediaflowError } from './errors.ts';
 export type { components, paths } from './schema.ts';
 export { readServerSentEvents, type ServerSentEvent } from './sse.ts';
 export * from './types.ts';
+export type { UploadOptions, UploadSource } from './upload.ts';
 export type { WatchOptions } from './watch.ts';

@@ -1,4 +1,11 @@
-import { describeError, type GeneratedImage, isUnauthorized, type MediaInput } from '../api.ts';
+import {
+  describeError,
+  type GeneratedImage,
+  isUnauthorized,
+  type MediaInput,
+  type MediaToSend,
+  RESUMABLE_FROM_BYTES,
+} from '../api.ts';
 import type { Context, View } from '../context.ts';
 import { alertBox, field, h, replace } from '../dom.ts';
 import { type GeneratedImages, shortName } from '../generated.ts';
@@ -140,13 +147,14 @@ export class BlogView implements View {
       this.#title.focus();
       return;
     }
-    const banner = this.#banner.value;
-    const featured = this.#featured.value;
     const imageAlt = this.#alt.value.trim();
     this.#alert.show(null);
     this.#publish.disabled = true;
     this.#progress.start();
     try {
+      const banner = await this.#resumable(this.#banner.value, 'the banner');
+      const featured = await this.#resumable(this.#featured.value, 'the featured image');
+      this.#progress.start();
       const accepted = await api.submitBlog({
         title,
         content: this.#content.value,
@@ -174,5 +182,16 @@ export class BlogView implements View {
     } finally {
       this.#publish.disabled = false;
     }
+  }
+
+  /** A file over RESUMABLE_FROM_BYTES goes first as a resumable upload, which the blog then names. */
+  async #resumable(input: MediaInput | undefined, what: string): Promise<MediaToSend | undefined> {
+    if (!(input instanceof File) || input.size <= RESUMABLE_FROM_BYTES) return input;
+    const text = `Uploading ${what} (${input.name})…`;
+    const uploadId = await this.#context.api.upload(input, {
+      signal: this.#context.signal,
+      onProgress: (sent, total) => this.#progress.uploading(text, sent, total),
+    });
+    return { uploadId };
   }
 }

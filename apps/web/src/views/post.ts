@@ -1,8 +1,16 @@
-import { type Brand, describeError, type GeneratedImage, isUnauthorized, type MediaInput } from '../api.ts';
+import {
+  type Brand,
+  describeError,
+  type GeneratedImage,
+  isUnauthorized,
+  type MediaInput,
+  type MediaToSend,
+  RESUMABLE_FROM_BYTES,
+} from '../api.ts';
 import type { Context, View } from '../context.ts';
 import { alertBox, field, fieldWithButton, h, hidden, replace } from '../dom.ts';
 import { shortName } from '../generated.ts';
-import { JobProgress } from '../progress.ts';
+import { JobProgress, UploadProgress } from '../progress.ts';
 import { postElement, previewElement } from './media.ts';
 
 const MAX_MEDIA = 10;
@@ -13,6 +21,8 @@ interface Item {
   name: string;
   /** An object URL for a file, the image's URL for a generated one. */
   preview: string | undefined;
+  /** A file over RESUMABLE_FROM_BYTES: its upload's progress, and its id once it has gone. */
+  upload?: { file: File; progress: UploadProgress; id?: string };
 }
 
 /** The post form: brand, caption, schedule, media in order; then the steps, and the published post. */
@@ -32,6 +42,7 @@ export class PostView implements View {
   readonly #addGenerated = h('button', { type: 'button' }, 'Add generated image');
   readonly #list = h('ol', { class: 'media-list', 'aria-label': 'Media, in the order they will appear' });
   readonly #count = h('p', { class: 'hint', 'aria-live': 'polite' });
+  readonly #media: HTMLFieldSetElement;
   readonly #publish = h('button', { type: 'submit', class: 'primary' }, 'Publish');
   readonly #alert = alertBox();
   readonly #progress = new JobProgress('post');
@@ -47,8 +58,13 @@ export class PostView implements View {
       }
     });
     this.#files.addEventListener('change', () => {
-      for (const file of Array.from(this.#files.files ?? []))
-        this.#add({ input: file, name: file.name, preview: URL.createObjectURL(file) });
+      for (const file of Array.from(this.#files.files ?? [])) {
+        const upload =
+          file.size > RESUMABLE_FROM_BYTES
+            ? { upload: { file, progress: new UploadProgress(file.name, file.size) } }
+            : {};
+        this.#add({ input: file, name: file.name, preview: URL.createObjectURL(file), ...upload });
+      }
       this.#files.value = '';
     });
     this.#addGenerated.addEventListener('click', () => {
@@ -58,6 +74,19 @@ export class PostView implements View {
     context.generated.subscribe(() => this.#fillGenerated());
     this.#fillGenerated();
 
+    this.#media = h(
+      'fieldset',
+      { class: 'media' },
+      h('legend', {}, 'Media'),
+      field(
+        'Add images or videos',
+        this.#files,
+        `JPEG, PNG, WebP or GIF images; MP4, MOV or WebM videos. Files over ${RESUMABLE_FROM_BYTES / (1024 * 1024)} MB go in resumable chunks: if the connection drops, the upload picks up where it stopped.`,
+      ),
+      fieldWithButton('Generated image', this.#generatedSelect, this.#addGenerated),
+      this.#list,
+      this.#count,
+    );
     const form = h(
       'form',
       { class: 'card', 'aria-labelledby': 'post-title' },
@@ -71,15 +100,7 @@ export class PostView implements View {
       ),
       field('Caption', this.#caption),
       field('Schedule', this.#schedule, 'Optional: a date and time to publish at; empty publishes now.'),
-      h(
-        'fieldset',
-        { class: 'media' },
-        h('legend', {}, 'Media'),
-        field('Add images or videos', this.#files, 'JPEG, PNG, WebP or GIF images; MP4, MOV or WebM videos.'),
-        fieldWithButton('Generated image', this.#generatedSelect, this.#addGenerated),
-        this.#list,
-        this.#count,
-      ),
+      this.#media,
       h('div', { class: 'actions' }, this.#publish),
       this.#alert.element,
       this.#progress.element,
@@ -157,6 +178,7 @@ export class PostView implements View {
           previewElement(item.input, item.preview, item.name),
           h('span', { class: 'media-name' }, item.name),
           h('span', { class: 'media-buttons' }, up, down, remove),
+          item.upload?.progress.element,
         );
       }),
     );
@@ -227,13 +249,16 @@ export class PostView implements View {
     const scheduledAt = this.#schedule.value ? new Date(this.#schedule.value).toISOString() : undefined;
     this.#alert.show(null);
     this.#publish.disabled = true;
-    this.#progress.start();
+    // The media stay as they are until the post is sent: its order is the one shown.
+    this.#media.disabled = true;
     try {
+      await this.#uploadLarge();
+      this.#progress.start();
       const accepted = await api.submitPost({
         brandId,
         caption: this.#caption.value,
         ...(scheduledAt ? { scheduledAt } : {}),
-        media: this.#items.map((item) => item.input),
+        media: this.#items.map((item): MediaToSend => (item.upload?.id ? { uploadId: item.upload.id } : item.input)),
       });
       const job = await api.watchJob(accepted, { signal, onUpdate: (update) => this.#progress.update(update) });
       this.#progress.update(job);
@@ -258,6 +283,34 @@ export class PostView implements View {
       this.#alert.show(describeError(error, api.baseUrl));
     } finally {
       this.#publish.disabled = false;
+      this.#media.disabled = false;
+    }
+  }
+
+  /**
+   * Sends the large files not sent yet as resumable uploads, one after another (each counts against the
+   * user's uploads in flight). An upload that went before a failed Publish is not sent again: the next
+   * Publish names it. One removed from the list is never named, and the gateway deletes it after UPLOAD_TTL.
+   */
+  async #uploadLarge(): Promise<void> {
+    const { api, signal } = this.#context;
+    const pending = this.#items.flatMap(({ upload }) => (upload && !upload.id ? [upload] : []));
+    for (const [index, upload] of pending.entries()) {
+      const text = `Uploading ${upload.file.name} (${index + 1} of ${pending.length})…`;
+      this.#progress.uploading(text, 0, upload.file.size);
+      try {
+        upload.id = await api.upload(upload.file, {
+          signal,
+          onProgress: (sent, total) => {
+            upload.progress.update(sent, total);
+            this.#progress.uploading(text, sent, total);
+          },
+        });
+        upload.progress.done();
+      } catch (error) {
+        upload.progress.stopped();
+        throw error;
+      }
     }
   }
 
