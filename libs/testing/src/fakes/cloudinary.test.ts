@@ -134,6 +134,27 @@ describe('fake Cloudinary driven by the cloudinary SDK', () => {
     expect((await upload(png)).public_id).toMatch(/^[a-z0-9]{20}$/);
   });
 
+  it('takes each operation its latency, when given one', async () => {
+    const slow = await startFakeCloudinary({
+      cloudName: 'demo-cloud',
+      apiKey: '123456',
+      apiSecret: 'right-secret',
+      latencyMs: { upload: 300, rename: 150 },
+    });
+    try {
+      let started = performance.now();
+      await upload(png, { public_id: 'timed', upload_prefix: slow.origin });
+      // Lower bounds only: timers never fire early.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+      started = performance.now();
+      await cloudinary.uploader.rename('timed', 'moved/timed', options({ upload_prefix: slow.origin }));
+      expect(performance.now() - started).toBeGreaterThanOrEqual(145);
+      expect(slow.renames).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('renames and destroys assets', async () => {
     await upload(png, { public_id: 'old' });
     const renamed = await cloudinary.uploader.rename('old', 'moved/new', options());

@@ -175,6 +175,9 @@ export async function startFakeCloudinary(opts: {
   // Smallest chunk but the last that a chunked upload may send. The real API wants more than 5 MB;
   // the fake accepts any size unless told, so tests can chunk small files.
   minChunkBytes?: number;
+  // How long each operation takes, as the real API's do (hundreds of milliseconds; the benchmark uses an
+  // upload at 300 ms and a rename at 150 ms). A chunked upload takes it once per chunk.
+  latencyMs?: Partial<Record<CloudinaryOperation, number>>;
 }): Promise<FakeCloudinary> {
   const uploads: CloudinaryUpload[] = [];
   const renames: CloudinaryRename[] = [];
@@ -379,10 +382,9 @@ export async function startFakeCloudinary(opts: {
       const operation = action as CloudinaryOperation;
       arrivals[operation]++;
       const holdMs = slow.get(operation);
-      if (holdMs !== undefined) {
-        slow.delete(operation);
-        await new Promise((resolve) => setTimeout(resolve, holdMs));
-      }
+      if (holdMs !== undefined) slow.delete(operation);
+      const waitMs = (holdMs ?? 0) + (opts.latencyMs?.[operation] ?? 0);
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
       if (action === 'upload' && req.headers['content-range'] !== undefined) {
         return uploadChunk(req, res, form, params, resourceType);
       }

@@ -182,4 +182,24 @@ describe('fake Gemini driven by @google/genai', () => {
     await own.close();
     expect(await settled).toBeInstanceOf(Error);
   });
+
+  it('takes its latency on every generation, and answers photo-weight images when asked', async () => {
+    const own = await startFakeGemini({ apiKey: 'k', latencyMs: 300, photoLike: true });
+    try {
+      const client = new GoogleGenAI({ apiKey: 'k', httpOptions: { baseUrl: own.baseUrl } });
+      const started = performance.now();
+      const [one, two] = await Promise.all([
+        generate(client, [{ text: 'a' }], '1:1'),
+        generate(client, [{ text: 'b' }], '1:1'),
+      ]);
+      // A lower bound only (timers never fire early); concurrent calls wait side by side, not in turn.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+      const image = finalImage(one);
+      expect(await sizeOf(image)).toEqual([1024, 1024]);
+      expect(image?.length).toBeGreaterThan(1024 * 1024);
+      expect(finalImage(two)?.equals(image ?? Buffer.alloc(0))).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -89,6 +89,24 @@ async function pngBase64(width: number, height: number, gray: number): Promise<s
   return (await image.png().toBuffer()).toString('base64');
 }
 
+/** Images of a photo's weight (noise does not compress: about 1.5 MB of PNG at 1024²), made once per size. */
+const photoLike = new Map<string, Promise<string>>();
+function photoLikeBase64(width: number, height: number): Promise<string> {
+  const key = `${width}x${height}`;
+  let made = photoLike.get(key);
+  if (!made) {
+    const noise = { type: 'gaussian' as const, mean: 128, sigma: 24 };
+    // Half the pixels noise, half flat: a photograph's PNG is about that heavy.
+    made = sharp({ create: { width, height: Math.ceil(height / 2), channels: 3, background: '#808080', noise } })
+      .extend({ bottom: Math.floor(height / 2), background: '#808080' })
+      .png()
+      .toBuffer()
+      .then((png) => png.toString('base64'));
+    photoLike.set(key, made);
+  }
+  return made;
+}
+
 /** The details of a real 429: the quota that ran out, where to read about it, and how long to wait. */
 function quotaDetails(status: number, retryDelayS: number | undefined, model: string): unknown[] | undefined {
   if (retryDelayS === undefined) return undefined;
@@ -135,7 +153,13 @@ function record(at: number, apiKey: string, model: string, apiVersion: string, b
  * `apiKey`: the key it accepts, or several (say one per worker process, so that each request's `apiKey`
  * tells which process sent it).
  */
-export async function startFakeGemini(opts: { apiKey: string | readonly string[] }): Promise<FakeGemini> {
+export async function startFakeGemini(opts: {
+  apiKey: string | readonly string[];
+  /** How long every generation takes, as the real one takes 10 to 30 s (the benchmark uses 2 s). */
+  latencyMs?: number;
+  /** Answer images of a photo's weight (about 1.5 MB) instead of flat ones, for memory measures. */
+  photoLike?: boolean;
+}): Promise<FakeGemini> {
   const requests: GeminiRequest[] = [];
   const queue: GeminiScript[] = [];
   const keys: readonly string[] = typeof opts.apiKey === 'string' ? [opts.apiKey] : opts.apiKey;
@@ -185,6 +209,7 @@ export async function startFakeGemini(opts: { apiKey: string | readonly string[]
 
     const next = queue.shift();
     if (next?.kind === 'hang') return;
+    if (opts.latencyMs) await new Promise((resolve) => setTimeout(resolve, opts.latencyMs));
     if (next?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, next.ms));
     if (next?.kind === 'error') {
       answered(next.status);
@@ -212,7 +237,10 @@ export async function startFakeGemini(opts: { apiKey: string | readonly string[]
         },
         ...(body.generationConfig?.responseModalities?.includes('TEXT') ? [{ text: 'Here is the image.' }] : []),
         {
-          inlineData: { mimeType: 'image/png', data: await pngBase64(width, height, 200) },
+          inlineData: {
+            mimeType: 'image/png',
+            data: opts.photoLike ? await photoLikeBase64(width, height) : await pngBase64(width, height, 200),
+          },
           thoughtSignature: randomId(32),
         },
       ];

@@ -303,4 +303,17 @@ describe('fake ImageKit: files from disk and URLs, videos, move, details, delete
       expect.objectContaining({ fileId, filePath: '/moved/f.jpg', folder: '/moved/', fileType: 'image' }),
     );
   });
+
+  it('takes each operation its latency, when given one', async () => {
+    const slow = await startFakeImageKit({ privateKey: 'private_key', latencyMs: { upload: 300 } });
+    try {
+      const started = performance.now();
+      await upload(new ImageKit({ privateKey: 'private_key', baseURL: slow.baseUrl }));
+      // A lower bound only: timers never fire early.
+      expect(performance.now() - started).toBeGreaterThanOrEqual(295);
+      expect(slow.uploads).toHaveLength(1);
+    } finally {
+      await slow.close();
+    }
+  });
 });

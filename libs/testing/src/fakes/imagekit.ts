@@ -131,7 +131,11 @@ function now(): string {
   return new Date().toISOString();
 }
 
-export async function startFakeImageKit(opts: { privateKey: string }): Promise<FakeImageKit> {
+export async function startFakeImageKit(opts: {
+  privateKey: string;
+  /** How long each operation takes, as the real API's do (hundreds of milliseconds). */
+  latencyMs?: Partial<Record<ImageKitOperation, number>>;
+}): Promise<FakeImageKit> {
   const uploads: ImageKitUpload[] = [];
   const moves: ImageKitMove[] = [];
   const deletes: string[] = [];
@@ -284,6 +288,8 @@ export async function startFakeImageKit(opts: { privateKey: string }): Promise<F
       const failure = failures.take(operation);
       // retry-after-ms: 0 keeps the SDK's own retries instant.
       if (failure) return fail(res, failure, STATUS_CODES[failure] ?? 'Error', { 'retry-after-ms': '0' });
+      const waitMs = opts.latencyMs?.[operation] ?? 0;
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
     if (operation === 'upload') return upload(req, res, body);
     if (operation === 'move') return move(res, body);
