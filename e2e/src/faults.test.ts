@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadConfig } from '@mediaflow/config';
 import { GeneratedAssetsRepository, JobsRepository } from '@mediaflow/db';
 import type { QueueName } from '@mediaflow/domain';
 import { createLogger } from '@mediaflow/logger';
@@ -470,7 +471,8 @@ describe('a Gemini quota storm (429 with a retry delay), generators as processes
   }, async (test) => {
     const outcome = injectFault(test, 'gemini 429 storm');
     const retryDelayMs = 2_000;
-    const concurrency = 2; // GENERATOR_CONCURRENCY's default
+    // GENERATOR_CONCURRENCY's default with Gemini: how many calls a process sends before its first 429 is back.
+    const { generatorConcurrency: concurrency } = loadConfig({ GEMINI_API_KEY: 'any' });
     // One API key per generator process: each call the fake records says which process made it.
     const keys = ['quota-key-a', 'quota-key-b'];
     const gemini = await startFakeGemini({ apiKey: keys });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ENV_VARIABLES, loadConfig } from './config.ts';
@@ -28,6 +29,20 @@ describe('loadConfig', () => {
     expect(config.imagekit).toBeUndefined();
     expect(config.jwt.isDevelopmentDefault).toBe(true);
     expect(config.tempAssetTtlMs).toBe(24 * 3_600_000);
+  });
+
+  it('sizes concurrency by provider: many calls waiting on the network, one local drawing per core', () => {
+    const local = loadConfig({});
+    expect(local.generatorConcurrency).toBe(availableParallelism());
+    expect(local.storageConcurrency).toBe(4);
+    const cloud = loadConfig({ GEMINI_API_KEY: 'k', CLOUDINARY_URL: 'cloudinary://key:secret@demo' });
+    expect(cloud.generatorConcurrency).toBe(32);
+    expect(cloud.storageConcurrency).toBe(16);
+    expect(
+      loadConfig({ IMAGEKIT_PRIVATE_KEY: 'p', IMAGEKIT_URL_ENDPOINT: 'https://ik.example/x' }).storageConcurrency,
+    ).toBe(16);
+    const chosen = loadConfig({ GEMINI_API_KEY: 'k', GENERATOR_CONCURRENCY: '8', STORAGE_CONCURRENCY: '2' });
+    expect([chosen.generatorConcurrency, chosen.storageConcurrency]).toEqual([8, 2]);
   });
 
   it('reads the providers from their variables', () => {

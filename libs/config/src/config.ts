@@ -308,6 +308,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const geminiKey = read('GEMINI_API_KEY');
+  const cloudStore = read('CLOUDINARY_URL') !== undefined || read('IMAGEKIT_PRIVATE_KEY') !== undefined;
   const geminiBaseUrl = url('GEMINI_BASE_URL', undefined, ['http:', 'https:']);
   const geminiTimeoutMs = int('GEMINI_TIMEOUT_MS', 120_000, 1_000, 600_000);
 
@@ -401,8 +402,11 @@ export function loadConfig(env: Env = process.env): Config {
       lockMs: int('JOB_LOCK_MS', 30_000, 500, 3_600_000),
       webhookBackoffMs: int('WEBHOOK_BACKOFF_MS', 30_000, 1, 3_600_000),
     },
-    generatorConcurrency: int('GENERATOR_CONCURRENCY', 2, 1, 100),
-    storageConcurrency: int('STORAGE_CONCURRENCY', 4, 1, 100),
+    // Per provider (infra/README.md, "Sizing"): a Gemini call waits 10 to 30 s on the network, so one process
+    // keeps many in flight; the local generator draws on the CPU, so one per core. The same for the stores:
+    // a cloud store's calls wait hundreds of milliseconds; the local disk is busy with each one.
+    generatorConcurrency: int('GENERATOR_CONCURRENCY', geminiKey ? 32 : os.availableParallelism(), 1, 1000),
+    storageConcurrency: int('STORAGE_CONCURRENCY', cloudStore ? 16 : 4, 1, 1000),
     persistenceConcurrency: int('PERSISTENCE_CONCURRENCY', 4, 1, 100),
     notifierConcurrency: int('NOTIFIER_CONCURRENCY', 10, 1, 1000),
     webhooks: { allowPrivate: webhookAllowPrivate },

@@ -5,6 +5,7 @@ export { GeminiImageGenerator } from './generators/gemini.ts';
 export type { GeneratedImage, GenerateImageRequest, ImageGenerator } from './generators/image-generator.ts';
 export { LocalImageGenerator } from './generators/local.ts';
 export { nearestAspectRatio } from './images/aspect-ratio.ts';
+export { configureImageProcessing } from './images/image-processing.ts';
 export { type ImageFormat, inspectImage, type JpegImage, sniffImageFormat, toJpegAtRatio } from './images/jpeg.ts';
 export { type MediaKind, SNIFF_BYTES, sniffMediaKind } from './images/media-kind.ts';
 export { CircuitBreakerStore } from './stores/circuit-breaker.ts';

@@ -1,7 +1,7 @@
 import { loadConfigOrExit } from '@mediaflow/config';
 import { createDb } from '@mediaflow/db';
 import { createLogger } from '@mediaflow/logger';
-import { buildMediaStore, usesLocalStore } from '@mediaflow/providers';
+import { buildMediaStore, configureImageProcessing, usesLocalStore } from '@mediaflow/providers';
 import { createRedis, QueueRepository } from '@mediaflow/queue';
 import { startTracing } from '@mediaflow/telemetry';
 import { runServer } from './server.ts';
@@ -10,6 +10,8 @@ import { runServer } from './server.ts';
 const config = loadConfigOrExit();
 const logger = createLogger({ service: 'gateway', level: config.logLevel });
 const stopTracing = startTracing('gateway', config);
+// Uploads are checked and stripped of EXIF with sharp.
+configureImageProcessing();
 if (config.jwt.isDevelopmentDefault) {
   logger.warn(
     'JWT_SECRET is not set: using the built-in development secret. Set it for anything but local development.',
