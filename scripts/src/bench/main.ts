@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
+import { promisify } from 'node:util';
 import { type QueueName, SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { makeImage, type ServiceProcess, signToken } from '@mediaflow/testing';
 import type autocannon from 'autocannon';
@@ -23,19 +25,55 @@ import {
   stop,
   untilWorkersReady,
 } from './processes.ts';
-import { atLeast, atMost, below, machine, type Row, table, writeBenchmarks } from './report.ts';
+import { defaultsWith, LATENCY, peakRssMb, slowGenerations, slowPosts, startSlowProviders } from './providers.ts';
+import {
+  above,
+  atLeast,
+  atMost,
+  BENCHMARKS_JSON,
+  below,
+  compare,
+  machine,
+  noMoreThan,
+  type ResultRow,
+  type Row,
+  results,
+  table,
+  writeBenchmarks,
+} from './report.ts';
 import { BARE_PREFIX, BENCH_TOKEN_CLAIMS, PREFIX, setUp } from './setup.ts';
-import { streamVideo, TUS_CHUNK_BYTES } from './video.ts';
+import { streamVideo, TUS_CHUNK_BYTES, type VideoResult, type VideoRoute } from './video.ts';
 
 /**
- * npm run bench [-- --quick]: the gateway and workers against baselines measured in the same run, on a
- * database, queue prefix and media directory of the benchmark's own. Prints the table and rewrites
- * BENCHMARKS.md. It measures; it asserts nothing.
+ * npm run bench [-- --quick] [-- --compare]: the gateway and workers against baselines measured in the same
+ * run, on a database, queue prefix and media directory of the benchmark's own. Prints the table and
+ * rewrites BENCHMARKS.md and BENCHMARKS.json; with --compare, also each row's change against the
+ * BENCHMARKS.json committed at HEAD. It measures; it asserts nothing.
  */
 const quick = process.argv.includes('--quick');
 const plan = quick
-  ? { warmupSeconds: 1, seconds: 3, generations: 40, posts: 60, bareJobs: 1_500, bareFlows: 600, images: 16 }
-  : { warmupSeconds: 2, seconds: 8, generations: 120, posts: 200, bareJobs: 5_000, bareFlows: 2_000, images: 40 };
+  ? {
+      warmupSeconds: 1,
+      seconds: 3,
+      generations: 40,
+      posts: 60,
+      bareJobs: 1_500,
+      bareFlows: 600,
+      images: 16,
+      slowGenerations: 160,
+      slowPosts: 200,
+    }
+  : {
+      warmupSeconds: 2,
+      seconds: 8,
+      generations: 120,
+      posts: 200,
+      bareJobs: 5_000,
+      bareFlows: 2_000,
+      images: 40,
+      slowGenerations: 400,
+      slowPosts: 600,
+    };
 const VIDEO_BYTES = 500 * 1024 * 1024;
 const ENQUEUE_SAMPLES = quick ? 500 : 2_000;
 const BACKLOG = 100_000;
@@ -53,11 +91,26 @@ interface ScaleResult {
   pipeline: { generations: Rate; posts: Rate };
 }
 
+/** The rows of BENCHMARKS.json as committed at HEAD. */
+async function committedResults(): Promise<ResultRow[]> {
+  const { stdout } = await promisify(execFile)('git', ['show', `HEAD:${BENCHMARKS_JSON}`], {
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch(() => {
+    throw new Error(`--compare needs ${BENCHMARKS_JSON} committed at HEAD; run npm run bench once and commit it`);
+  });
+  return (JSON.parse(stdout) as { rows: ResultRow[] }).rows;
+}
+
+const seconds = (ms: number) => `${ms / 1000} s`;
+/** A generation's time with the providers: the image, then its upload to the temporary folder. */
+const generationLatencyMs = LATENCY.geminiMs + LATENCY.uploadMs;
 const perQueue = (scale: number) => `${scale} process${scale === 1 ? '' : 'es'} per queue`;
 const started = performance.now();
 const log = (message: string) =>
   console.log(`bench [${Math.round((performance.now() - started) / 1000)} s]: ${message}`);
 const [loadAtStart = 0] = os.loadavg();
+// --compare: this run's rows against the committed file's, read before the run rewrites it.
+const committed = process.argv.includes('--compare') ? await committedResults() : undefined;
 const bench = await setUp();
 const running: ServiceProcess[] = [];
 const timing = { warmupSeconds: plan.warmupSeconds, seconds: plan.seconds };
@@ -173,35 +226,52 @@ try {
     await bench.reset();
   }
 
-  log(`${VIDEO_BYTES / 1024 ** 2} MB video through POST /api/posts`);
-  // A gateway of its own, so that what it holds before the upload is what any fresh gateway holds.
   await stop(gateway.process);
-  gateway = await startGateway(bench.env);
+
+  log(
+    `generations and posts with Gemini at ${LATENCY.geminiMs} ms, Cloudinary uploads at ${LATENCY.uploadMs} ms and renames at ${LATENCY.renameMs} ms, default configuration`,
+  );
+  const slow = await startSlowProviders();
+  const slowEnv = { ...bench.env, ...slow.env };
+  const defaults = defaultsWith(slowEnv);
+  gateway = await startGateway(slowEnv);
   running.push(gateway.process);
+  const slowServices: WorkerServiceName[] = ['generator', 'storage', 'persistence'];
+  const slowWorkers = await spawnServiceWorkers(slowServices, 1, slowEnv);
+  running.push(...slowWorkers);
+  await untilWorkersReady(
+    slowWorkers,
+    slowServices.map((service) => SERVICE_QUEUES[service]),
+    1,
+    bench.redis,
+    PREFIX,
+  );
+  const slowGeneration = await slowGenerations(gateway.url, bench.db, users, plan.slowGenerations);
+  const generatorRssMb = await peakRssMb(slowWorkers[0]?.child.pid as number);
+  const slowPost = await slowPosts(gateway.url, bench.db, posters, images, plan.slowPosts);
+  await stop([gateway.process, ...slowWorkers]);
+  await slow.close();
+  await bench.reset();
+
   const videoWorkers = await spawnServiceWorkers(['storage', 'persistence'], 1, bench.env);
   running.push(...videoWorkers);
   await untilWorkersReady(videoWorkers, ['storage', 'persistence'], 1, bench.redis, PREFIX);
-  const video = await streamVideo(
-    gateway.url,
-    gateway.process.child.pid as number,
-    bench.db,
-    posters[0] as Poster,
-    VIDEO_BYTES,
-  );
-  await stop(gateway.process);
-
-  log(`${VIDEO_BYTES / 1024 ** 2} MB video through tus (/api/uploads, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks)`);
-  gateway = await startGateway(bench.env);
-  running.push(gateway.process);
-  const tusVideo = await streamVideo(
-    gateway.url,
-    gateway.process.child.pid as number,
-    bench.db,
-    posters[0] as Poster,
-    VIDEO_BYTES,
-    'tus',
-  );
-  await stop([gateway.process, ...videoWorkers]);
+  const videos = {} as Record<VideoRoute, VideoResult>;
+  for (const route of ['multipart', 'tus'] as const) {
+    log(
+      route === 'multipart'
+        ? `${VIDEO_BYTES / 1024 ** 2} MB video through POST /api/posts`
+        : `${VIDEO_BYTES / 1024 ** 2} MB video through tus (/api/uploads, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks)`,
+    );
+    // A gateway of its own, so that what it holds before the upload is what any fresh gateway holds.
+    gateway = await startGateway(bench.env);
+    running.push(gateway.process);
+    const pid = gateway.process.child.pid as number;
+    videos[route] = await streamVideo(gateway.url, pid, bench.db, posters[0] as Poster, VIDEO_BYTES, route);
+    await stop(gateway.process);
+  }
+  const { multipart: video, tus: tusVideo } = videos;
+  await stop(videoWorkers);
 
   const [one, two] = scales as [ScaleResult, ScaleResult];
   const rps = (value: number) => ({ value, unit: 'req/s' });
@@ -289,6 +359,42 @@ try {
       baseline: { label: `${one.scale} process:`, figure: { value: one.pipeline.posts.perSecond, unit: 'posts/s' } },
     },
     {
+      measure: `generations end to end, Gemini ${seconds(LATENCY.geminiMs)} + Cloudinary upload ${seconds(LATENCY.uploadMs)}, 1 generator process, defaults`,
+      value: { value: slowGeneration.perSecond, unit: 'gen/s' },
+      baseline: {
+        label: `ceiling 1 × ${defaults.generator} ÷ ${seconds(generationLatencyMs)}:`,
+        figure: { value: defaults.generator / (generationLatencyMs / 1000), unit: 'gen/s' },
+      },
+      target: atLeast(0.85),
+      errors: slowGeneration.errors,
+    },
+    {
+      measure: 'the same generations: rate',
+      value: { value: slowGeneration.perSecond, unit: 'gen/s' },
+      target: above(10, 'gen/s'),
+      errors: slowGeneration.errors,
+    },
+    {
+      measure: 'the same generations: generator peak RSS',
+      value: { value: generatorRssMb, unit: 'MB' },
+      target: below(400, 'MB'),
+    },
+    {
+      measure: `posts (2 images) end to end, Cloudinary upload ${seconds(LATENCY.uploadMs)} + rename ${seconds(LATENCY.renameMs)}, 1 process per queue, defaults`,
+      value: { value: slowPost.perSecond, unit: 'posts/s' },
+      baseline: {
+        label: `ceiling 1 × ${defaults.storage} ÷ (2 × ${seconds(LATENCY.renameMs)}):`,
+        figure: { value: defaults.storage / ((2 * LATENCY.renameMs) / 1000), unit: 'posts/s' },
+      },
+      target: atLeast(0.85),
+      errors: slowPost.errors,
+    },
+    {
+      measure: 'the same posts: commits per post (pg_stat_database.xact_commit)',
+      value: { value: slowPost.commitsPerPost, unit: 'commits' },
+      target: noMoreThan(6, 'commits'),
+    },
+    {
       measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: gateway peak RSS growth`,
       value: { value: video.rssGrowthMb, unit: 'MB' },
       target: below(64, 'MB'),
@@ -329,7 +435,9 @@ try {
 
   const result = table(rows);
   console.log(`\n${result}\n`);
+  if (committed) console.log(`Against the committed ${BENCHMARKS_JSON}:\n\n${compare(committed, results(rows))}\n`);
   await writeBenchmarks({
+    rows,
     table: result,
     machine: machine(bench.versions, loadAtStart),
     howToRead: [

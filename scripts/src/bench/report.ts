@@ -3,7 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../BENCHMARKS.md');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const BENCHMARKS_FILE = path.join(ROOT, 'BENCHMARKS.md');
+/** The same rows, for tools and for `--compare`. */
+export const BENCHMARKS_JSON = 'BENCHMARKS.json';
+/** A change of a row's figure beyond this, the wrong way, is flagged by `--compare` (runs agree within it). */
+const NOISE = 0.15;
 
 export interface Figure {
   value: number;
@@ -12,14 +17,35 @@ export interface Figure {
 
 export interface Target {
   text: string;
+  /** Which way is better, for `--compare`. */
+  better: 'higher' | 'lower';
   /** Given the ratio, or the value itself when there is no baseline. */
   met(compared: number): boolean;
 }
 
-export const atLeast = (times: number): Target => ({ text: `≥ ${times}×`, met: (ratio) => ratio >= times });
-export const atMost = (times: number): Target => ({ text: `≤ ${times}×`, met: (ratio) => ratio <= times });
+export const atLeast = (times: number): Target => ({
+  text: `≥ ${times}×`,
+  better: 'higher',
+  met: (ratio) => ratio >= times,
+});
+export const atMost = (times: number): Target => ({
+  text: `≤ ${times}×`,
+  better: 'lower',
+  met: (ratio) => ratio <= times,
+});
+export const above = (limit: number, unit: string): Target => ({
+  text: `≥ ${limit} ${unit}`,
+  better: 'higher',
+  met: (value) => value >= limit,
+});
+export const noMoreThan = (limit: number, unit: string): Target => ({
+  text: `≤ ${limit} ${unit}`,
+  better: 'lower',
+  met: (value) => value <= limit,
+});
 export const below = (limit: number, unit: string): Target => ({
   text: `< ${limit} ${unit}`,
+  better: 'lower',
   met: (value) => value < limit,
 });
 
@@ -30,6 +56,71 @@ export interface Row {
   target?: Target;
   /** Non-2xx answers, failed jobs: a row with any is not a valid result. */
   errors?: number;
+}
+
+/** A row as BENCHMARKS.json keeps it: every figure, the ratio, the target and whether it was met. */
+export interface ResultRow {
+  measure: string;
+  value: number;
+  unit: string;
+  baseline: { label: string; value: number; unit: string } | null;
+  ratio: number | null;
+  target: string | null;
+  /** Which way is better, when the row has a target. */
+  better: 'higher' | 'lower' | null;
+  /** Null without a target, or when the row saw errors (its figure is no valid result). */
+  met: boolean | null;
+  errors: number;
+}
+
+export function results(rows: Row[]): ResultRow[] {
+  return rows.map((row) => {
+    const ratio = row.baseline ? row.value.value / row.baseline.figure.value : null;
+    const errors = row.errors ?? 0;
+    return {
+      measure: row.measure,
+      value: row.value.value,
+      unit: row.value.unit,
+      baseline: row.baseline
+        ? { label: row.baseline.label, value: row.baseline.figure.value, unit: row.baseline.figure.unit }
+        : null,
+      ratio,
+      target: row.target?.text ?? null,
+      better: row.target?.better ?? null,
+      met: row.target && errors === 0 ? row.target.met(ratio ?? row.value.value) : null,
+      errors,
+    };
+  });
+}
+
+/**
+ * Each row of this run against the same row of an earlier one (the committed BENCHMARKS.json), as a
+ * Markdown table: the ratio when the row has one (it travels across machines and load), else the value,
+ * and its change. A row is flagged when it no longer meets its target, or moved the wrong way by more than
+ * NOISE; rows new in this run are listed too.
+ */
+export function compare(before: ResultRow[], now: ResultRow[]): string {
+  const earlier = new Map(before.map((row) => [row.measure, row]));
+  const lines = now.map((row) => {
+    const old = earlier.get(row.measure);
+    const figure = (result: ResultRow) =>
+      result.ratio === null ? `${round(result.value)} ${result.unit}` : `${result.ratio.toFixed(2)}×`;
+    if (!old) return [row.measure, '—', figure(row), 'new', ''];
+    const compared = (result: ResultRow) => result.ratio ?? result.value;
+    const change = compared(row) / compared(old) - 1;
+    const worse =
+      (old.met === true && row.met === false) ||
+      (row.better === 'higher' && change < -NOISE) ||
+      (row.better === 'lower' && change > NOISE);
+    const sign = change >= 0 ? '+' : '';
+    return [row.measure, figure(old), figure(row), `${sign}${(change * 100).toFixed(0)}%`, worse ? '**worse**' : ''];
+  });
+  const header = ['measure', 'committed', 'this run', 'change', ''];
+  return [header, header.map(() => '---'), ...lines].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+function round(value: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: value >= 100 ? 0 : 2 });
 }
 
 /** The rows as a Markdown table: measure, value, baseline, ratio, target, met? */
@@ -75,8 +166,12 @@ const WHY_TARGETS_ARE_MISSED = [
   "Video RSS: the growth is flat in the file size (about 23 MB for 20 MB, 63–68 MB for 500 MB and for 1 GB): the upload is streamed to disk, and what grows is socket buffers awaiting V8's collection, which starts at about 64 MB of external memory — so the figure sits on the target and flips with noise.",
 ];
 
-/** Rewrites BENCHMARKS.md: the table, the machine it ran on, and how to read it. */
-export async function writeBenchmarks(options: { table: string; machine: string[]; howToRead: string[] }) {
+/** Rewrites BENCHMARKS.md (the table, the machine it ran on, how to read it) and BENCHMARKS.json (the rows). */
+export async function writeBenchmarks(options: { rows: Row[]; table: string; machine: string[]; howToRead: string[] }) {
+  await writeFile(
+    path.join(ROOT, BENCHMARKS_JSON),
+    `${JSON.stringify({ machine: options.machine, rows: results(options.rows) }, null, 2)}\n`,
+  );
   const text = [
     '# Benchmarks',
     '',

@@ -66,6 +66,8 @@ export async function setUp(): Promise<Bench> {
     SPOOL_DIR: path.join(dir, 'spool'),
     SPOOL_MAX_BYTES: String(4 * 1024 * 1024 * 1024),
     TMPDIR: dir,
+    // As the Dockerfile runs every service.
+    MALLOC_ARENA_MAX: '2',
   };
   const config = loadConfig(env);
   await admin(`drop database if exists "${DATABASE}" with (force)`);
