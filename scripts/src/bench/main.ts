@@ -42,6 +42,7 @@ import {
   writeBenchmarks,
 } from './report.ts';
 import { BARE_PREFIX, BENCH_TOKEN_CLAIMS, PREFIX, setUp } from './setup.ts';
+import { manyStreams } from './streams.ts';
 import { streamVideo, TUS_CHUNK_BYTES, type VideoResult, type VideoRoute } from './video.ts';
 
 /**
@@ -77,6 +78,9 @@ const plan = quick
 const VIDEO_BYTES = 500 * 1024 * 1024;
 const ENQUEUE_SAMPLES = quick ? 500 : 2_000;
 const BACKLOG = 100_000;
+/** Event streams open at once on one gateway, following this many jobs (so 50 streams a job). */
+const STREAMS = 5_000;
+const STREAM_JOBS = 100;
 /** Worker processes per queue; the scaling rows compare the second with the first. */
 const SCALES = [1, 2];
 /** Distinct users, so that no per-user cap answers 429 under load. */
@@ -253,6 +257,22 @@ try {
   await slow.close();
   await bench.reset();
 
+  log(`${STREAMS.toLocaleString('en-US')} event streams on one gateway process`);
+  gateway = await startGateway(bench.env);
+  running.push(gateway.process);
+  const streams = await manyStreams({
+    gatewayUrl: gateway.url,
+    pid: gateway.process.child.pid as number,
+    db: bench.db,
+    redis: bench.redis,
+    prefix: PREFIX,
+    users,
+    count: STREAMS,
+    jobs: STREAM_JOBS,
+  });
+  await stop(gateway.process);
+  await bench.reset();
+
   const videoWorkers = await spawnServiceWorkers(['storage', 'persistence'], 1, bench.env);
   running.push(...videoWorkers);
   await untilWorkersReady(videoWorkers, ['storage', 'persistence'], 1, bench.redis, PREFIX);
@@ -393,6 +413,23 @@ try {
       measure: 'the same posts: commits per post (pg_stat_database.xact_commit)',
       value: { value: slowPost.commitsPerPost, unit: 'commits' },
       target: noMoreThan(6, 'commits'),
+    },
+    {
+      measure: `${STREAMS.toLocaleString('en-US')} event streams on one gateway: RSS growth`,
+      value: { value: streams.rssGrowthMb, unit: 'MB' },
+      target: noMoreThan(150, 'MB'),
+      errors: streams.errors,
+    },
+    {
+      measure: `${STREAMS.toLocaleString('en-US')} event streams: share that had a status change within 1 s`,
+      value: { value: streams.within1s * 100, unit: '%' },
+      target: above(99, '%'),
+      errors: streams.errors,
+    },
+    {
+      measure: `${STREAMS.toLocaleString('en-US')} event streams: a status change's p99 delivery`,
+      value: ms(streams.p99Ms),
+      errors: streams.errors,
     },
     {
       measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: gateway peak RSS growth`,

@@ -163,6 +163,23 @@ describe('JobEvents.follow', () => {
     expect(sent).toEqual([eventOf(queued), eventOf(active)]);
   });
 
+  it('reads a job once for all of its streams that one change wakes, and again for a later change', async () => {
+    const { changes, jobs, sent, follow, settle } = setup();
+    await Promise.all([follow(), follow(), follow()]);
+    const readsBefore = jobs.reads;
+    jobs.state = active;
+    changes.announce();
+    await settle();
+    expect(jobs.reads - readsBefore).toBe(1);
+    expect(sent.filter((event) => event.id === eventOf(active).id)).toHaveLength(3);
+
+    jobs.state = failed;
+    changes.announce();
+    await settle();
+    expect(jobs.reads - readsBefore).toBe(2);
+    expect(sent.filter((event) => event.final)).toHaveLength(3);
+  });
+
   it("answers 404 for another user's job (or none), and follows nothing then", async () => {
     const { changes, sent, follow } = setup();
     await expect(follow({ ownerId: 'mallory' })).rejects.toMatchObject({ statusCode: 404, code: 'not_found' });

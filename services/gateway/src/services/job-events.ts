@@ -60,9 +60,27 @@ export interface Following {
  */
 export class JobEvents {
   private readonly deps: JobEventsDeps;
+  /** Reads of a job started in this tick, shared by every stream of it that a change woke at once. */
+  private readonly reads = new Map<string, Promise<JobView>>();
 
   constructor(deps: JobEventsDeps) {
     this.deps = deps;
+  }
+
+  /**
+   * The job's state, read once for all of its streams that ask in the same tick: a change wakes every
+   * stream of the job in one loop, and thousands of streams of one job must not be thousands of queries.
+   * A read is shared only within its tick, so it always started after the change that woke its readers.
+   */
+  private read(ownerId: string, jobId: string): Promise<JobView> {
+    const key = `${ownerId}\n${jobId}`;
+    let read = this.reads.get(key);
+    if (!read) {
+      read = this.deps.jobs.status(ownerId, jobId);
+      this.reads.set(key, read);
+      queueMicrotask(() => this.reads.delete(key));
+    }
+    return read;
   }
 
   /**
@@ -106,7 +124,7 @@ export class JobEvents {
         stale = false;
         let job: JobView;
         try {
-          job = await this.deps.jobs.status(ownerId, jobId);
+          job = await this.read(ownerId, jobId);
         } catch (error) {
           // Gone (withdrawn) or unreadable (PostgreSQL away): the client reconnects, or polls.
           if (!(error instanceof HttpError)) this.deps.log.warn({ err: error, jobId }, 'could not read a followed job');
@@ -135,7 +153,7 @@ export class JobEvents {
     }
     let first: JobEvent;
     try {
-      first = snapshot(await this.deps.jobs.status(ownerId, jobId));
+      first = snapshot(await this.read(ownerId, jobId));
     } catch (error) {
       close();
       throw error;
