@@ -39,19 +39,20 @@ export class PostsRepository {
   }
 
   /**
-   * The post and its media rows in one transaction. Idempotent per submission job: a second run
-   * (a retry, a worker that died after the commit) finds the first run's post and writes nothing.
+   * The post and its media rows in one transaction, answered from what the inserts return (no reads
+   * after it). Idempotent per submission job: a second run (a retry, a worker that died after the commit)
+   * finds the first run's post and writes nothing.
    */
   async createOnce(post: NewPost, media: NewMedia[]): Promise<PostWithMedia> {
-    await this.db.transaction().execute(async (trx) => {
+    const created = await this.db.transaction().execute(async (trx) => {
       const inserted = await trx
         .insertInto('posts')
         .values(post)
         .onConflict((oc) => oc.column('jobId').doNothing())
-        .returning('id')
+        .returning(['id', 'brandId', 'authorId', 'caption', 'scheduledAt', 'createdAt'])
         .executeTakeFirst();
-      if (!inserted) return;
-      await trx
+      if (!inserted) return undefined;
+      const rows = await trx
         .insertInto('media')
         .values(
           media.map((item, position) => ({
@@ -62,11 +63,14 @@ export class PostsRepository {
             position,
           })),
         )
+        .returning(['id', 'position', 'url', 'type', 'provider', 'providerId', 'width', 'height', 'bytes', 'duration'])
         .execute();
+      return { ...inserted, media: rows.sort((a, b) => a.position - b.position) };
     });
-    const created = await this.findByJob(post.jobId);
-    if (!created) throw new Error(`post of job ${post.jobId} vanished after it was written`);
-    return created;
+    if (created) return created;
+    const existing = await this.findByJob(post.jobId);
+    if (!existing) throw new Error(`post of job ${post.jobId} vanished after it was written`);
+    return existing;
   }
 
   async findByJob(jobId: string): Promise<PostWithMedia | undefined> {
