@@ -49,6 +49,8 @@ export interface ParsedForm {
   files: SpooledFile[];
   /** Every file and repeatable field value in the order it came, for submissions that keep order. */
   order: FormPart[];
+  /** The spec's `beforeFiles` ran and let the files in (a post's brand membership is checked then). */
+  checkedBeforeFiles: boolean;
 }
 
 export interface MultipartIntakeOptions {
@@ -122,7 +124,7 @@ export class MultipartIntake {
   }
 
   private async readForm(request: FastifyRequest, spec: FormSpec): Promise<ParsedForm> {
-    const form: ParsedForm = { fields: {}, files: [], order: [] };
+    const form: ParsedForm = { fields: {}, files: [], order: [], checkedBeforeFiles: false };
     request.form = form;
     const { limits, maxRequestBytes, budget } = this.options;
     const key = randomUUID();
@@ -173,7 +175,10 @@ export class MultipartIntake {
         }
         if (!filesStarted) {
           filesStarted = true;
-          await spec.beforeFiles?.(form.fields, request.userId);
+          if (spec.beforeFiles) {
+            await spec.beforeFiles(form.fields, request.userId);
+            form.checkedBeforeFiles = true;
+          }
         }
         const file = await this.spool(part.file, part.fieldname, part.filename, accepts, counter);
         if (this.answered.has(request)) {

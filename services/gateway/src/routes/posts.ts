@@ -122,7 +122,15 @@ export const postsRoutes: FastifyPluginAsyncTypebox<PostsRouteOptions> = async (
       });
       const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
         options.submission.submit(
-          { authorId: request.userId, brandId, caption, scheduledAt, media, context: jobContext(request) },
+          {
+            authorId: request.userId,
+            brandId,
+            caption,
+            scheduledAt,
+            media,
+            context: jobContext(request),
+            brandChecked: request.form?.checkedBeforeFiles === true,
+          },
           scope,
         ),
       );

@@ -200,4 +200,15 @@ describe('PostSubmission', () => {
     await expect(submit({ media: [{ uploadId: 'up1' }] })).resolves.toMatchObject({ status: 202 });
     await expect(submit({ media: [{ uploadId: 'up1' }] })).rejects.toMatchObject({ statusCode: 409 });
   });
+
+  it('does not ask about the brand again when the caller checked it before reading the files', async () => {
+    const { jobs, submit } = setup();
+    // mallory is no member: only a check made here would refuse her.
+    const answer = await submit({ authorId: 'mallory', brandChecked: true, media: [{ assetId: ASSET }] }).catch(
+      (error: unknown) => error,
+    );
+    // The asset is alice's, so the request fails there, not at the brand: the brand was not asked again.
+    expect(answer).toMatchObject({ statusCode: 404, message: `no generated asset ${ASSET}` });
+    expect(jobs.rows.size).toBe(0);
+  });
 });

@@ -21,6 +21,8 @@ export interface PostSubmissionRequest {
   /** In the order the post shows them. */
   media: PostMediaRef[];
   context: JobContext;
+  /** The caller checked already that the author is a member of the brand (before reading any file). */
+  brandChecked?: boolean;
 }
 
 export interface PostSubmissionDeps {
@@ -58,7 +60,7 @@ export class PostSubmission {
         `a post needs 1 to ${MAX_POST_MEDIA} media items (files in "media", ids in "uploadId" and "assetId"); got ${media.length}`,
       );
     }
-    await this.authorize(authorId, brandId);
+    if (!request.brandChecked) await this.authorize(authorId, brandId);
     const assetIds = media.flatMap((ref) => ('assetId' in ref ? [ref.assetId] : []));
     const assets = await this.deps.intake.resolveAssets(assetIds, authorId);
     const uploadIds = media.flatMap((ref) => ('uploadId' in ref ? [ref.uploadId] : []));
