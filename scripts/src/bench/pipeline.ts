@@ -30,17 +30,20 @@ export interface Poster extends User {
 
 /** `count` generations submitted through the gateway, timed until every one has ended in PostgreSQL. */
 export async function generationsEndToEnd(gatewayUrl: string, db: Db, users: User[], count: number): Promise<Rate> {
-  return endToEnd(db, count, async (i) => {
-    const user = users[i % users.length] as User;
-    return fetch(`${gatewayUrl}/api/ai-agent/generate-image`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.token}`,
-        'content-type': 'application/json',
-        'idempotency-key': randomUUID(),
-      },
-      body: JSON.stringify({ prompt: `a lighthouse on a cliff at dusk, number ${i}` }),
-    });
+  return endToEnd(db, count, (i) => submitGeneration(gatewayUrl, users, i));
+}
+
+/** The i-th generation of a run, by one of `users` in turn. */
+export function submitGeneration(gatewayUrl: string, users: User[], i: number): Promise<Response> {
+  const user = users[i % users.length] as User;
+  return fetch(`${gatewayUrl}/api/ai-agent/generate-image`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${user.token}`,
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+    },
+    body: JSON.stringify({ prompt: `a lighthouse on a cliff at dusk, number ${i}` }),
   });
 }
 
@@ -52,19 +55,20 @@ export async function postsEndToEnd(
   images: [Buffer, Buffer],
   count: number,
 ): Promise<Rate> {
-  return endToEnd(db, count, async (i) => {
-    const poster = posters[i % posters.length] as Poster;
-    const form = new FormData();
-    form.append('caption', `benchmark post ${i}`);
-    form.append('brandId', poster.brandId);
-    images.forEach((image, n) => {
-      form.append('media', new Blob([new Uint8Array(image)]), `image-${n}`);
-    });
-    return fetch(`${gatewayUrl}/api/posts`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${poster.token}`, 'idempotency-key': randomUUID() },
-      body: form,
-    });
+  return endToEnd(db, count, (i) => submitPost(gatewayUrl, posters, images, i));
+}
+
+/** The i-th post of a run, with `images`, by one of `posters` in turn. */
+export function submitPost(gatewayUrl: string, posters: Poster[], images: Buffer[], i: number): Promise<Response> {
+  const poster = posters[i % posters.length] as Poster;
+  const form = new FormData();
+  form.append('caption', `benchmark post ${i}`);
+  form.append('brandId', poster.brandId);
+  for (const [n, image] of images.entries()) form.append('media', new Blob([new Uint8Array(image)]), `image-${n}`);
+  return fetch(`${gatewayUrl}/api/posts`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${poster.token}`, 'idempotency-key': randomUUID() },
+    body: form,
   });
 }
 

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@mediaflow/config';
 import type { Db } from '@mediaflow/db';
 import { type FakeCloudinary, type FakeGemini, startFakeCloudinary, startFakeGemini } from '@mediaflow/testing';
 import { sql } from 'kysely';
-import type { Poster, User } from './pipeline.ts';
+import { type Poster, submitGeneration, submitPost, type User } from './pipeline.ts';
 
 /** The providers' latencies the rows are measured at: a fast Gemini image, typical Cloudinary calls. */
 export const LATENCY = { geminiMs: 2_000, uploadMs: 300, renameMs: 150 };
@@ -58,18 +57,7 @@ export interface SteadyRate {
  * which they end while the generator's slots are all busy.
  */
 export async function slowGenerations(gatewayUrl: string, db: Db, users: User[], count: number): Promise<SteadyRate> {
-  return steadyRate(db, count, 64, (i) => {
-    const user = users[i % users.length] as User;
-    return fetch(`${gatewayUrl}/api/ai-agent/generate-image`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${user.token}`,
-        'content-type': 'application/json',
-        'idempotency-key': randomUUID(),
-      },
-      body: JSON.stringify({ prompt: `a harbour at night, number ${i}` }),
-    });
-  });
+  return steadyRate(db, count, 64, (i) => submitGeneration(gatewayUrl, users, i));
 }
 
 /** `count` posts of two images, submitted `submitters` at a time; each image is one upload and one rename. */
@@ -81,18 +69,7 @@ export async function slowPosts(
   count: number,
 ): Promise<SteadyRate & { commitsPerPost: number }> {
   const commitsBefore = await commits(db);
-  const rate = await steadyRate(db, count, 64, (i) => {
-    const poster = posters[i % posters.length] as Poster;
-    const form = new FormData();
-    form.append('caption', `benchmark post ${i}`);
-    form.append('brandId', poster.brandId);
-    for (const [n, image] of images.entries()) form.append('media', new Blob([new Uint8Array(image)]), `image-${n}`);
-    return fetch(`${gatewayUrl}/api/posts`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${poster.token}`, 'idempotency-key': randomUUID() },
-      body: form,
-    });
-  });
+  const rate = await steadyRate(db, count, 64, (i) => submitPost(gatewayUrl, posters, images, i));
   // Backends report their counts to pg_stat_database within PGSTAT_IDLE_INTERVAL (10 s) of going idle.
   await sleep(11_000);
   const committed = (await commits(db)) - commitsBefore - rate.ownQueries;
