@@ -18,6 +18,9 @@ import { describeFailure } from './errors.ts';
 import { jitter, Outage } from './outage.ts';
 import { withTimeout } from './timeout.ts';
 
+/** How soon a worker tries again to fetch its next job after the fetch failed (BullMQ's runRetryDelay). */
+const FETCH_RETRY_DELAY_MS = 1_000;
+
 /** A quota error without a delay of its own waits this long. */
 const DEFAULT_QUOTA_WAIT_MS = 30_000;
 /**
@@ -255,6 +258,10 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
     limiter: { max: options.maxPerMinute ?? 1_000_000, duration: 60_000 },
     // Backoff types BullMQ does not know (a webhook delivery's capped exponential one).
     settings: { backoffStrategy },
+    // A fetch of the next job that failed (its connection cut by a Redis restart) is tried again after
+    // this, not BullMQ's 15 s: a worker is back at work a second after Redis is, and a post re-queued then
+    // does not wait out three workers' 15 s each (the fault suite's Redis restart case timed out on it).
+    runRetryDelay: FETCH_RETRY_DELAY_MS,
   });
   // Connection trouble and the like: BullMQ reconnects by itself, so it is reported, not fatal.
   worker.on('error', (err) => logger.error({ err, queue: options.queue }, 'worker error'));
