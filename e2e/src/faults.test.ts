@@ -671,6 +671,9 @@ describe.concurrent('PostgreSQL and Redis unreachable for minutes, workers as pr
 
         await judgeAll(outcome, stack, generations, 'generated_assets', { timeoutMs: 180_000 });
         await judgeAll(outcome, stack, posts, 'posts', { timeoutMs: 60_000 });
+        // The test's own queue connection (no offline queue, as the gateway's) may still be reconnecting:
+        // the workers, back within a second, can finish every job before it has.
+        await until(() => stack.redis.producer.status === 'ready', "the test's Redis connection is back", 15_000);
         for (const queue of ['generation', 'storage', 'persistence'] as const) {
           expect((await stack.queues.counts(queue)).failed, `failed jobs in ${queue}`).toBe(0);
         }
