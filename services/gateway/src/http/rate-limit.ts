@@ -1,4 +1,4 @@
-import type { Redis } from '@mediaflow/queue';
+import { type Redis, withTimeout } from '@mediaflow/queue';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from '../services/errors.ts';
 
@@ -28,15 +28,8 @@ export function createRateLimitHook(options: { redis: Redis; prefix: string; lim
     const key = `${options.prefix}:ratelimit:${rateClass}:${request.userId}:${window}`;
     let count: number;
     try {
-      const counted = redis.countRequest(key, WINDOW_MS);
       // A Redis that is reconnecting can leave the call pending: wait briefly, then let the request go.
-      const results = await Promise.race([
-        counted,
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error('Redis did not answer in time')), LIMIT_CHECK_TIMEOUT_MS).unref(),
-        ),
-      ]);
-      count = Number(results);
+      count = Number(await withTimeout(redis.countRequest(key, WINDOW_MS), LIMIT_CHECK_TIMEOUT_MS, 'Redis'));
     } catch (error) {
       request.log.warn({ err: error }, 'rate limiter could not reach Redis; letting the request through');
       return;
