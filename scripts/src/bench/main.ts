@@ -18,6 +18,7 @@ import {
   type User,
 } from './pipeline.ts';
 import {
+  processMemoryMb,
   spawnNoopWorkers,
   spawnServiceWorkers,
   startBaselineServer,
@@ -25,7 +26,7 @@ import {
   stop,
   untilWorkersReady,
 } from './processes.ts';
-import { defaultsWith, LATENCY, peakRssMb, slowGenerations, slowPosts, startSlowProviders } from './providers.ts';
+import { defaultsWith, LATENCY, slowGenerations, slowPosts, startSlowProviders } from './providers.ts';
 import {
   above,
   atLeast,
@@ -251,7 +252,7 @@ try {
     PREFIX,
   );
   const slowGeneration = await slowGenerations(gateway.url, bench.db, users, plan.slowGenerations);
-  const generatorRssMb = await peakRssMb(slowWorkers[0]?.child.pid as number);
+  const generatorRssMb = await processMemoryMb(slowWorkers[0]?.child.pid as number, 'VmHWM');
   const slowPost = await slowPosts(gateway.url, bench.db, posters, images, plan.slowPosts);
   await stop([gateway.process, ...slowWorkers]);
   await slow.close();

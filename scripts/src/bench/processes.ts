@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -109,4 +110,12 @@ async function untilReady(
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${READY_TIMEOUT_MS} ms`);
     await sleep(100);
   }
+}
+
+/** A /proc/<pid>/status memory line of a process, in MB: VmRSS now, or VmHWM, its peak so far. */
+export async function processMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(kb) / 1024;
 }

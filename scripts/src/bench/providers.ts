@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '@mediaflow/config';
 import type { Db } from '@mediaflow/db';
@@ -74,12 +73,6 @@ export async function slowPosts(
   await sleep(11_000);
   const committed = (await commits(db)) - commitsBefore - rate.ownQueries;
   return { perSecond: rate.perSecond, errors: rate.errors, commitsPerPost: committed / count };
-}
-
-/** Peak resident memory of a process (VmHWM), in MB. */
-export async function peakRssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
 }
 
 /** Transactions committed in this database so far (every statement outside a transaction is one). */

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db, JobsRepository } from '@mediaflow/db';
 import { jobEventsPublisher, type Redis } from '@mediaflow/queue';
 import type { User } from './pipeline.ts';
+import { processMemoryMb } from './processes.ts';
 
 /** Streams opened at once while the row sets up: enough to be quick, few enough not to be a SYN flood. */
 const OPENING = 200;
@@ -50,7 +50,7 @@ export async function manyStreams(options: {
   );
   for (const stream of warm) stream.close();
   await sleep(500);
-  const before = await rssMb(options.pid);
+  const before = await processMemoryMb(options.pid, 'VmRSS');
 
   const streams: Stream[] = [];
   let errors = 0;
@@ -66,7 +66,7 @@ export async function manyStreams(options: {
       else errors++;
     }
   }
-  const rssGrowthMb = (await rssMb(options.pid)) - before;
+  const rssGrowthMb = (await processMemoryMb(options.pid, 'VmRSS')) - before;
 
   const waits = streams.map((stream) => stream.next());
   const jobs = new JobsRepository(options.db);
@@ -136,10 +136,4 @@ function openStream(agent: http.Agent, gatewayUrl: string, user: User, jobId: st
       if (!opened) reject(error);
     });
   });
-}
-
-/** Current resident memory (VmRSS) of a process, in MB. */
-async function rssMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '@mediaflow/db';
 import { fakeMp4 } from '@mediaflow/testing';
 import { Upload } from 'tus-js-client';
 import type { Poster } from './pipeline.ts';
+import { processMemoryMb } from './processes.ts';
 
 const CHUNK = 256 * 1024;
 const MB = 1024 * 1024;
@@ -46,14 +47,14 @@ export async function streamVideo(
   if (warmup.status !== 202) throw new Error(`the warm-up video upload answered ${warmup.status}`);
   // The warm-up's answer is sent before its spool file is removed: let that finish first.
   await sleep(500);
-  const before = await memory(pid, 'VmRSS');
+  const before = await processMemoryMb(pid, 'VmRSS');
   await writeFile(`/proc/${pid}/clear_refs`, '5');
   const started = performance.now();
   const { status, jobId } = await send(gatewayUrl, poster, bytes);
   const uploadSeconds = (performance.now() - started) / 1000;
-  const peak = await memory(pid, 'VmHWM');
+  const peak = await processMemoryMb(pid, 'VmHWM');
   const completed = status === 202 && (await untilCompleted(db, jobId));
-  return { rssGrowthMb: (peak - before) / MB, uploadSeconds, errors: completed ? 0 : 1 };
+  return { rssGrowthMb: peak - before, uploadSeconds, errors: completed ? 0 : 1 };
 }
 
 /** The video through tus (/api/uploads) in TUS_CHUNK_BYTES chunks, then a post naming the upload. */
@@ -133,14 +134,6 @@ function mp4Head(total: number): Buffer {
   mdat.writeUInt32BE(total - skeleton.length + 8);
   mdat.write('mdat', 4, 'latin1');
   return Buffer.concat([skeleton.subarray(0, skeleton.length - 8), mdat]);
-}
-
-/** Bytes of a /proc/<pid>/status memory line (reported there in kB). */
-async function memory(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(kb) * 1024;
 }
 
 /** True once the job has completed, false if it failed or time ran out. */
