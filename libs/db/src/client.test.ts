@@ -2,7 +2,8 @@ import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, pingDatabase } from './client.ts';
+import { createDb, type Db, pingDatabase, prepared } from './client.ts';
+import { UsersRepository } from './repositories/users.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 /** A TCP proxy in front of PostgreSQL whose connections the test can cut, as an outage would. */
@@ -57,6 +58,61 @@ describe('createDb', () => {
     } finally {
       await db.destroy();
       await proxy.close();
+    }
+  });
+});
+
+describe('prepared', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  it('runs as a named statement of each connection, with its values in the order its SQL takes them', async () => {
+    // One connection, so that the statement it prepared is the one listed.
+    const db = createDb(database.url, { maxConnections: 1 });
+    try {
+      await new UsersRepository(db).ensure('ana');
+      await new UsersRepository(db).ensure('bo');
+      const users = prepared(db, 'test_users_named', ['first', 'second'], (db, param) =>
+        db
+          .selectFrom('users')
+          .select('id')
+          .where((eb) => eb.or([eb('id', '=', param.second), eb('id', '=', param.first)]))
+          .where('id', '!=', param.second)
+          .orderBy('id'),
+      );
+      expect(await users({ first: 'ana', second: 'bo' })).toEqual([{ id: 'ana' }]);
+      expect(await users({ first: 'bo', second: 'ana' })).toEqual([{ id: 'bo' }]);
+      const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements`.execute(db);
+      expect(rows.map((row) => row.name)).toEqual(['test_users_named']);
+      // Any other query stays unnamed.
+      await sql`select 1`.execute(db);
+      const after = await sql<{ count: string }>`select count(*) from pg_prepared_statements`.execute(db);
+      expect(Number(after.rows[0]?.count)).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('refuses a query that takes a value other than its parameters, or the SQL of another name', async () => {
+    const db = createDb(database.url, { maxConnections: 1 });
+    try {
+      expect(() =>
+        prepared(db, 'test_fixed_value', ['id'], (db, param) =>
+          db.selectFrom('users').select('id').where('id', '=', param.id).where('id', '!=', 'x'),
+        ),
+      ).toThrow(/test_fixed_value: a value that is not one of its parameters/);
+      const build = (db: Db, param: Record<'id', string>) =>
+        db.selectFrom('users').select('id').where('id', '=', param.id);
+      prepared(db, 'test_first_name', ['id'], build);
+      expect(() => prepared(db, 'test_second_name', ['id'], build)).toThrow(/the same SQL as test_first_name/);
+    } finally {
+      await db.destroy();
     }
   });
 });

@@ -369,6 +369,22 @@ describe('JobsRepository', () => {
       expect(await attempt(capped(owner, 2))).toBe('refused');
     });
 
+    it('takes the lowest free slot, a gap between held ones first', async () => {
+      const owner = await newOwner();
+      await attempt(capped(owner, 5));
+      const middle = await attempt(capped(owner, 5));
+      await attempt(capped(owner, 5));
+      await jobs.markActive({ jobId: middle });
+      await jobs.markCompleted({ jobId: middle }, generated());
+      expect(await slots(owner)).toEqual([0, 2]);
+      await attempt(capped(owner, 5));
+      expect(await slots(owner)).toEqual([0, 1, 2]);
+      await attempt(capped(owner, 5));
+      await attempt(capped(owner, 5));
+      expect(await slots(owner)).toEqual([0, 1, 2, 3, 4]);
+      expect(await attempt(capped(owner, 5))).toBe('refused');
+    });
+
     it('writes neither the job nor its answer when refused, on either path', async () => {
       const owner = await newOwner();
       await claimKey(owner, 'k-accepted');
