@@ -1,4 +1,4 @@
-import { decodeJwt, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { EVENTS_TOKEN_LIFETIME_S, EventsTokens } from './events-tokens.ts';
 
@@ -12,6 +12,8 @@ describe('EventsTokens', () => {
     const url = await tokens.eventsUrl('alice', JOB);
     expect(url).toMatch(new RegExp(`^/api/jobs/${JOB}/events\\?token=[\\w-]+\\.[\\w-]+\\.[\\w-]+$`));
     const token = url.split('token=')[1] ?? '';
+    // A standard HS256 JWT, though signed without jose (EventsTokens.issue): jose reads and verifies it.
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256' });
     const claims = decodeJwt(token);
     expect(claims).toMatchObject({ sub: 'alice', jobId: JOB, scope: 'job-events' });
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(EVENTS_TOKEN_LIFETIME_S);

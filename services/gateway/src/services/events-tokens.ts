@@ -1,10 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import { HttpError } from './errors.ts';
 
 /** How long an events token lasts: enough to follow a job to its end, short enough to leak little. */
 export const EVENTS_TOKEN_LIFETIME_S = 15 * 60;
 const SCOPE = 'job-events';
+const HS256_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
 
 /**
  * The tokens in a 202 answer's `eventsUrl`, for a browser's EventSource, which cannot send headers: an
@@ -21,14 +22,16 @@ export class EventsTokens {
     this.now = options.now ?? Date.now;
   }
 
-  issue(userId: string, jobId: string): Promise<string> {
+  /**
+   * Signed here with node:crypto's HMAC rather than jose's SignJWT, which signs through WebCrypto: an
+   * asynchronous job per token that took a sixth of the gateway's CPU on every accepted job (a profile of
+   * generate-image under load). The token is a plain HS256 JWT; `verify` checks it with jose.
+   */
+  async issue(userId: string, jobId: string): Promise<string> {
     const iat = Math.floor(this.now() / 1000);
-    return new SignJWT({ jobId, scope: SCOPE })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(userId)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + EVENTS_TOKEN_LIFETIME_S)
-      .sign(this.key);
+    const claims = { jobId, scope: SCOPE, sub: userId, iat, exp: iat + EVENTS_TOKEN_LIFETIME_S };
+    const signed = `${HS256_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${signed}.${createHmac('sha256', this.key).update(signed).digest('base64url')}`;
   }
 
   /** The job's event stream, with a token for it: what a 202 answer's `eventsUrl` says. */
