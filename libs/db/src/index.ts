@@ -8,6 +8,7 @@ export {
   IDEMPOTENCY_KEY_TIMES,
   type IdempotencyClaim,
   IdempotencyKeysRepository,
+  IdempotencyKeyTaken,
   type IdempotentAnswer,
 } from './repositories/idempotency-keys.ts';
 export {

@@ -1,4 +1,5 @@
 import { type QueryCreator, sql } from 'kysely';
+import pg from 'pg';
 import type { Db } from '../client.ts';
 import type { Database } from '../schema.ts';
 
@@ -8,15 +9,71 @@ export interface IdempotentAnswer {
   key: string;
   status: number;
   response: unknown;
+  /**
+   * Set when the key is not claimed yet: the commit that writes the answer claims the key too, for a
+   * request with this fingerprint, and fails with `IdempotencyKeyTaken` (writing nothing) if the key is
+   * there already.
+   */
+  requestHash?: string;
+}
+
+/** A commit that was to claim a key with its answer found the key there already: it wrote nothing. */
+export class IdempotencyKeyTaken extends Error {
+  constructor(userId: string, key: string) {
+    super(`Idempotency-Key ${key} of ${userId} is there already`);
+    this.name = 'IdempotencyKeyTaken';
+  }
+}
+
+/** The insert that claimed a key found it there (the key's primary key refused the second row). */
+export function isKeyTaken(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === 'idempotency_keys_pkey';
 }
 
 /** Stores an answer under its claimed key: on its own, or inside the commit of the work it answers. */
 export function recordAnswer(db: QueryCreator<Database>, answer: IdempotentAnswer) {
+  return answerUpdate(db, answerValues(answer));
+}
+
+/** An answer as the statement that stores it takes it: its response serialized. */
+export function answerValues(answer: IdempotentAnswer) {
+  return {
+    userId: answer.userId,
+    key: answer.key,
+    status: answer.status,
+    response: JSON.stringify(answer.response),
+    requestHash: answer.requestHash ?? null,
+  };
+}
+
+/** `recordAnswer` on values already serialized (or a prepared statement's parameters). */
+export function answerUpdate(
+  db: QueryCreator<Database>,
+  answer: { userId: string; key: string; status: number | string; response: string },
+) {
   return db
     .updateTable('idempotency_keys')
-    .set({ status: answer.status, response: JSON.stringify(answer.response) })
+    .set({ status: answer.status as number, response: answer.response })
     .where('userId', '=', answer.userId)
     .where('key', '=', answer.key);
+}
+
+/**
+ * The claim of a key with its answer, in the commit of the work it answers (`requestHash` set), if
+ * `condition` holds. A plain insert: a key there already fails the statement (`isKeyTaken`).
+ */
+export function answerInsert(
+  db: QueryCreator<Database>,
+  answer: { userId: string; key: string; status: number | string; response: string; requestHash: string },
+  condition = sql<boolean>`true`,
+) {
+  return db
+    .insertInto('idempotency_keys')
+    .columns(['userId', 'key', 'requestHash', 'status', 'response'])
+    .expression(
+      sql`select ${answer.userId}, ${answer.key}, ${answer.requestHash}, ${answer.status}::integer,
+        ${answer.response}::jsonb where ${condition}`,
+    );
 }
 
 /**

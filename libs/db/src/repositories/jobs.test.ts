@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../client.ts';
 import { createTestDatabase, type TestDatabase } from '../test-database.ts';
+import { IdempotencyKeyTaken } from './idempotency-keys.ts';
 import { InFlightCapReached, JobsRepository, type NewJobRecord } from './jobs.ts';
 
 /** A generation's plan, as the gateway writes it. */
@@ -445,6 +446,132 @@ describe('JobsRepository', () => {
         where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
       return Number(rows[0]?.count ?? 0);
     }
+  });
+
+  describe('create claiming the key with the answer (requestHash)', () => {
+    const claiming = (userId: string, key: string, response: unknown) => ({
+      userId,
+      key,
+      status: 202,
+      response,
+      requestHash: `hash-${key}`,
+    });
+    const withReference = (id: string, owner: string): NewJobRecord => ({
+      id,
+      kind: 'generate-image',
+      ownerId: owner,
+      plan: generationPlan(id, owner, 'p', true),
+      inputs: [{ name: 'referenceImage', contentType: 'image/png', sha256: 's', data: Buffer.from('png') }],
+    });
+
+    it("writes the key, its fingerprint and the answer in the job's commit, on either path", async () => {
+      const owner = await newOwner();
+      const single = randomUUID();
+      await jobs.create(
+        { id: single, kind: 'generate-image', ownerId: owner, plan: generationPlan(single, owner, 'p') },
+        claiming(owner, 'k1', { jobId: single }),
+      );
+      const reference = randomUUID();
+      await jobs.create(withReference(reference, owner), claiming(owner, 'k2', { jobId: reference }));
+      expect(await answers(owner)).toEqual([
+        { key: 'k1', status: 202, response: { jobId: single } },
+        { key: 'k2', status: 202, response: { jobId: reference } },
+      ]);
+      const hashes = await database.db
+        .selectFrom('idempotency_keys')
+        .select('requestHash')
+        .where('userId', '=', owner)
+        .orderBy('key')
+        .execute();
+      expect(hashes.map((row) => row.requestHash)).toEqual(['hash-k1', 'hash-k2']);
+      expect((await job(single)).status).toBe('queued');
+      expect(await jobs.findInput(reference, 'referenceImage')).toBeDefined();
+    });
+
+    it('writes nothing and throws IdempotencyKeyTaken when the key is there, on either path', async () => {
+      const owner = await newOwner();
+      await claimKey(owner, 'k1');
+      const single = randomUUID();
+      const refused = jobs.create(
+        {
+          id: single,
+          kind: 'generate-image',
+          ownerId: owner,
+          plan: generationPlan(single, owner, 'p'),
+          inFlightCap: 5,
+        },
+        claiming(owner, 'k1', { jobId: single }),
+      );
+      await expect(refused).rejects.toBeInstanceOf(IdempotencyKeyTaken);
+      const reference = randomUUID();
+      await expect(jobs.create(withReference(reference, owner), claiming(owner, 'k1', {}))).rejects.toBeInstanceOf(
+        IdempotencyKeyTaken,
+      );
+      expect(await jobs.findById(single)).toBeUndefined();
+      expect(await jobs.findById(reference)).toBeUndefined();
+      expect(await answers(owner)).toEqual([{ key: 'k1', status: null, response: null }]);
+    });
+
+    it('claims no key for a job refused for its cap', async () => {
+      const owner = await newOwner();
+      const first = randomUUID();
+      await jobs.create(
+        { id: first, kind: 'generate-image', ownerId: owner, plan: generationPlan(first, owner, 'p'), inFlightCap: 1 },
+        claiming(owner, 'k1', {}),
+      );
+      const second = randomUUID();
+      const refused = jobs.create(
+        {
+          id: second,
+          kind: 'generate-image',
+          ownerId: owner,
+          plan: generationPlan(second, owner, 'p'),
+          inFlightCap: 1,
+        },
+        claiming(owner, 'k2', {}),
+      );
+      await expect(refused).rejects.toBeInstanceOf(InFlightCapReached);
+      expect((await answers(owner)).map((row) => row.key)).toEqual(['k1']);
+    });
+
+    it('lets one of two racing requests with one key write its job', async () => {
+      const owner = await newOwner();
+      const db = createDb(database.url, { maxConnections: 4 });
+      try {
+        const racing = new JobsRepository(db);
+        const ids = [randomUUID(), randomUUID(), randomUUID()];
+        const outcomes = await Promise.allSettled(
+          ids.map((id) =>
+            racing.create(
+              { id, kind: 'generate-image', ownerId: owner, plan: generationPlan(id, owner, 'p') },
+              claiming(owner, 'same', { jobId: id }),
+            ),
+          ),
+        );
+        expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+        for (const outcome of outcomes) {
+          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(IdempotencyKeyTaken);
+        }
+        const written = await database.db.selectFrom('jobs').select('id').where('ownerId', '=', owner).execute();
+        expect(written).toHaveLength(1);
+        expect(await answers(owner)).toEqual([{ key: 'same', status: 202, response: { jobId: written[0]?.id } }]);
+      } finally {
+        await db.destroy();
+      }
+    });
+
+    it('delete with the answer undoes both the job and its key', async () => {
+      const owner = await newOwner();
+      const id = randomUUID();
+      await jobs.create(
+        { id, kind: 'generate-image', ownerId: owner, plan: generationPlan(id, owner, 'p') },
+        claiming(owner, 'k1', { jobId: id }),
+      );
+      await claimKey(owner, 'other');
+      await jobs.delete(id, { userId: owner, key: 'k1' });
+      expect(await jobs.findById(id)).toBeUndefined();
+      expect((await answers(owner)).map((row) => row.key)).toEqual(['other']);
+    });
   });
 
   describe('findForOwner', () => {

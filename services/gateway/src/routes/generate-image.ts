@@ -57,11 +57,15 @@ export const generateImageRoute: FastifyPluginAsyncTypebox<GenerateImageRouteOpt
     },
     async (request, reply) => {
       const { prompt, aspectRatio, referenceImage } = request.body;
-      const answer = await options.idempotency.run(idempotentRequest(request), (scope) =>
-        options.generation.submit(
-          { ownerId: request.userId, prompt, aspectRatio, referenceImage, context: jobContext(request) },
-          scope,
-        ),
+      // A generation writes nothing but its job row: that commit claims the key (Idempotency.run).
+      const answer = await options.idempotency.run(
+        idempotentRequest(request),
+        (scope) =>
+          options.generation.submit(
+            { ownerId: request.userId, prompt, aspectRatio, referenceImage, context: jobContext(request) },
+            scope,
+          ),
+        { claimInCommit: true },
       );
       return sendAnswer(reply, answer);
     },

@@ -186,3 +186,79 @@ describe('Idempotency.run', () => {
     expect(keys.keys.size).toBe(0);
   });
 });
+
+describe('Idempotency.run with claimInCommit', () => {
+  function accepting() {
+    const keys = new FakeIdempotencyKeys();
+    const jobs = new FakeJobs(keys);
+    const queues = new FakeQueues();
+    const submissions = new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl });
+    const idempotency = new Idempotency(keys, { replayed: (userId, answer) => submissions.replayed(userId, answer) });
+    let runs = 0;
+    const accept = (req: IdempotentRequest = request) =>
+      idempotency.run(
+        req,
+        (scope) => {
+          runs += 1;
+          return submissions.accept(
+            (jobId) => ({
+              kind: 'generate-image',
+              ownerId: 'alice',
+              plan: {
+                last: {
+                  name: 'generate-image',
+                  payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
+                },
+              },
+            }),
+            scope,
+          );
+        },
+        { claimInCommit: true },
+      );
+    return { keys, jobs, queues, accept, runs: () => runs };
+  }
+
+  it("claims the key in the job's own commit, with no claim before it", async () => {
+    const { keys, jobs, accept } = accepting();
+    const first = await accept();
+    const { eventsUrl, ...stored } = first.body;
+    expect(first.replayed).toBe(false);
+    expect(jobs.answers).toEqual([
+      { userId: 'alice', key: 'key-1', status: 202, response: stored, requestHash: 'request-a' },
+    ]);
+    expect(keys.keys.get('alice/key-1')).toEqual({ requestHash: 'request-a', status: 202, response: stored });
+    expect(keys.completed).toHaveLength(0);
+  });
+
+  it('replays a repeat without a second job, and refuses the key for a different request (422)', async () => {
+    const { jobs, accept, runs } = accepting();
+    const first = await accept();
+    const again = await accept();
+    expect(again).toMatchObject({ status: 202, body: { jobId: first.body.jobId }, replayed: true });
+    // The repeat's commit found the key and wrote nothing; the claim then replayed the stored answer.
+    expect(runs()).toBe(2);
+    expect(jobs.rows.size).toBe(1);
+    await expect(accept({ ...request, fingerprint: 'request-b' })).rejects.toMatchObject({
+      statusCode: 422,
+      code: 'idempotency_key_reused',
+    });
+    expect(jobs.rows.size).toBe(1);
+  });
+
+  it('leaves the key free when the job could not be queued', async () => {
+    const { keys, jobs, queues, accept } = accepting();
+    queues.failWith = new Error('Redis is down');
+    await expect(accept()).rejects.toMatchObject({ statusCode: 503 });
+    expect(jobs.rows.size).toBe(0);
+    expect(keys.keys.size).toBe(0);
+    queues.failWith = undefined;
+    expect(await accept()).toMatchObject({ status: 202, replayed: false });
+  });
+
+  it('refuses work that wrote no answer: nothing would keep it', async () => {
+    const { idempotency } = setup();
+    const answered = idempotency.run(request, async () => ({ status: 201, body: {} }), { claimInCommit: true });
+    await expect(answered).rejects.toThrow(/wrote no answer/);
+  });
+});

@@ -1,4 +1,4 @@
-import type { IdempotencyKeysRepository, IdempotentAnswer } from '@mediaflow/db';
+import { type IdempotencyKeysRepository, IdempotencyKeyTaken, type IdempotentAnswer } from '@mediaflow/db';
 import { HttpError } from './errors.ts';
 
 /** A request that carries an Idempotency-Key: whose, the key, and what the request asks for. */
@@ -28,6 +28,16 @@ export interface IdempotencyScope {
 export const NO_IDEMPOTENCY_KEY: IdempotencyScope = { answer: () => undefined };
 
 export type IdempotencyKeys = Pick<IdempotencyKeysRepository, 'claim' | 'complete' | 'release'>;
+
+/** How `run` claims the key. */
+export interface RunOptions {
+  /**
+   * The work writes nothing before the commit that writes its answer (a generation: the job row is all
+   * it writes), so that commit claims the key too: one statement instead of two. If the key is there
+   * already (a repeat, most often), the usual claim decides, and the work runs again only if it wins.
+   */
+  claimInCommit?: boolean;
+}
 
 export interface IdempotencyOptions {
   /**
@@ -62,11 +72,30 @@ export class Idempotency {
   async run<Body>(
     request: IdempotentRequest | undefined,
     work: (scope: IdempotencyScope) => Promise<Answer<Body>>,
+    options: RunOptions = {},
   ): Promise<Answer<Body> & { replayed: boolean }> {
     if (request === undefined) return { ...(await work(NO_IDEMPOTENCY_KEY)), replayed: false };
     const { userId, key, fingerprint } = request;
     if (!KEY_PATTERN.test(key)) {
       throw new HttpError(400, 'invalid_input', 'Idempotency-Key must be 1 to 200 visible ASCII characters');
+    }
+    if (options.claimInCommit) {
+      let written = false;
+      const claiming: IdempotencyScope = {
+        answer: (status, response) => {
+          written = true;
+          return { userId, key, status, response, requestHash: fingerprint };
+        },
+      };
+      try {
+        const answer = await work(claiming);
+        // Nothing else would keep the answer: the key was never claimed.
+        if (!written) throw new Error('work run with claimInCommit wrote no answer');
+        return { ...answer, replayed: false };
+      } catch (error) {
+        // Anything else: the commit wrote nothing, or its undo took the answer with the job.
+        if (!(error instanceof IdempotencyKeyTaken)) throw error;
+      }
     }
     const claim = await this.keys.claim(userId, key, fingerprint);
     switch (claim.kind) {

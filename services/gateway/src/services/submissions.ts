@@ -89,12 +89,13 @@ export class Submissions {
     const stored: Omit<Accepted, 'eventsUrl'> = { jobId, status: 'queued', statusUrl: `/api/jobs/${jobId}` };
     const accepted: Accepted = { ...stored, eventsUrl: await this.eventsUrl(job.ownerId, jobId) };
     // Stored without its eventsUrl: a token is kept nowhere, and a replay gets a fresh one (`replayed`).
-    await this.jobs.create({ id: jobId, ...job }, scope.answer(202, stored));
+    const answer = scope.answer(202, stored);
+    await this.jobs.create({ id: jobId, ...job }, answer);
     try {
       await withTimeout(this.queues.enqueue(job.plan), ENQUEUE_TIMEOUT_MS, 'the queue');
     } catch (error) {
       this.log.error({ err: error, jobId }, 'could not queue an accepted job; rolling it back');
-      await this.jobs.delete(jobId);
+      await this.jobs.delete(jobId, answer);
       throw new HttpError(
         503,
         'service_unavailable',

@@ -6,6 +6,7 @@
 import {
   type GeneratedAssetRow,
   type IdempotencyClaim,
+  IdempotencyKeyTaken,
   type IdempotentAnswer,
   InFlightCapReached,
   type JobsRepository,
@@ -47,9 +48,18 @@ export class FakeIdempotencyKeys implements IdempotencyKeys {
     this.keys.delete(`${userId}/${key}`);
   }
 
-  /** Writes an answer as the commit of the work it answers does (not counted in `completed`). */
+  /**
+   * Writes an answer as the commit of the work it answers does (not counted in `completed`); with a
+   * `requestHash`, claims the key too, or throws IdempotencyKeyTaken if it is there.
+   */
   record(answer: IdempotentAnswer): void {
-    const claimed = this.keys.get(`${answer.userId}/${answer.key}`);
+    const id = `${answer.userId}/${answer.key}`;
+    if (answer.requestHash !== undefined) {
+      if (this.keys.has(id)) throw new IdempotencyKeyTaken(answer.userId, answer.key);
+      this.keys.set(id, { requestHash: answer.requestHash, status: answer.status, response: answer.response });
+      return;
+    }
+    const claimed = this.keys.get(id);
     if (claimed) Object.assign(claimed, { status: answer.status, response: answer.response });
   }
 }
@@ -71,15 +81,17 @@ export class FakeJobs implements Pick<JobsRepository, 'create' | 'delete' | 'cou
     if (job.inFlightCap !== undefined && this.unfinished(job.ownerId, job.kind) >= job.inFlightCap) {
       throw new InFlightCapReached(job.ownerId, job.kind, job.inFlightCap);
     }
-    this.rows.set(job.id, job);
+    // The answer first: a key found there leaves nothing written, as the real commit does.
     if (answer) {
-      this.answers.push(answer);
       this.keys?.record(answer);
+      this.answers.push(answer);
     }
+    this.rows.set(job.id, job);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, answer?: Pick<IdempotentAnswer, 'userId' | 'key'>): Promise<void> {
     this.rows.delete(id);
+    if (answer) this.keys?.keys.delete(`${answer.userId}/${answer.key}`);
   }
 
   async countUnfinished(ownerId: string, kind: JobKind): Promise<number> {
