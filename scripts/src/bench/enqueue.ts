@@ -12,10 +12,13 @@ export interface Latency {
   p99Ms: number;
 }
 
+/** Adds timed in turn on each queue, so that the machine's moments of noise fall on both alike. */
+const BLOCK = 250;
+
 /**
  * Latency of one QueueRepository.add — the call the gateway makes for each accepted generation — on a queue
- * no worker consumes: with `backlog` jobs waiting (bulk-added in chunks), then once it is drained. Empty
- * comes second so that both are measured warm.
+ * no worker consumes with `backlog` jobs waiting (bulk-added in chunks), and on one that holds only what
+ * the measurement adds: `samples` adds each, in alternating blocks, both warm.
  */
 export async function enqueueLatency(
   redis: Redis,
@@ -24,10 +27,12 @@ export async function enqueueLatency(
   backlog: number,
 ): Promise<{ empty: Latency; backlogged: Latency }> {
   const producer = new QueueRepository({ connection: redis, prefix: IDLE_PREFIX, retry });
+  const emptyProducer = new QueueRepository({ connection: redis, prefix: `${IDLE_PREFIX}-empty`, retry });
   // The backlog is bulk-added straight into BullMQ: setting up the measurement is not what is measured.
   const queue = new Queue('generation', { connection: redis, prefix: IDLE_PREFIX });
   try {
-    await addTimed(producer, WARMUP_ADDS);
+    await addTimed(producer, WARMUP_ADDS, []);
+    await addTimed(emptyProducer, WARMUP_ADDS, []);
     for (let added = 0; added < backlog; added += BULK_CHUNK) {
       await queue.addBulk(
         Array.from({ length: Math.min(BULK_CHUNK, backlog - added) }, () => {
@@ -38,24 +43,29 @@ export async function enqueueLatency(
     }
     const waiting = await queue.getWaitingCount();
     if (waiting < backlog) throw new Error(`only ${waiting} of ${backlog} jobs are waiting`);
-    const backlogged = await addTimed(producer, samples);
-    await queue.drain();
-    return { backlogged, empty: await addTimed(producer, samples) };
+    const times = { backlogged: [] as number[], empty: [] as number[] };
+    for (let done = 0; done < samples; done += BLOCK) {
+      await addTimed(producer, Math.min(BLOCK, samples - done), times.backlogged);
+      await addTimed(emptyProducer, Math.min(BLOCK, samples - done), times.empty);
+    }
+    return { backlogged: latency(times.backlogged), empty: latency(times.empty) };
   } finally {
-    await Promise.all([producer.close(), queue.close()]);
+    await Promise.all([producer.close(), emptyProducer.close(), queue.close()]);
   }
 }
 
-/** `count` adds one after another, each timed on its own. */
-async function addTimed(producer: QueueRepository, count: number): Promise<Latency> {
-  const times: number[] = [];
+/** `count` adds one after another, each timed on its own into `times`. */
+async function addTimed(producer: QueueRepository, count: number, times: number[]): Promise<void> {
   for (let i = 0; i < count; i++) {
     const started = performance.now();
     await producer.add(generation());
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0;
+}
+
+function latency(times: number[]): Latency {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return { p50Ms: at(0.5), p99Ms: at(0.99) };
 }
 

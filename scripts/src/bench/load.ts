@@ -21,3 +21,16 @@ export async function load(
   const result = await autocannon({ url, connections: CONNECTIONS, duration: timing.seconds, requests: [request] });
   return { rps: result.requests.average, p99Ms: result.latency.p99, errors: result.non2xx + result.errors };
 }
+
+/** The median round of each figure (taken apart: the median rate and the median p99 may be other rounds'). */
+export function medianLoad(rounds: LoadResult[]): LoadResult {
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+  };
+  return {
+    rps: median(rounds.map((round) => round.rps)),
+    p99Ms: median(rounds.map((round) => round.p99Ms)),
+    errors: rounds.reduce((sum, round) => sum + round.errors, 0),
+  };
+}
