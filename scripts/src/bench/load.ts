@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { median } from './report.ts';
 
 /** Enough to keep every layer busy; the gateway's PostgreSQL pool (10) is the narrowest. */
 const CONNECTIONS = 50;
@@ -24,10 +25,6 @@ export async function load(
 
 /** The median round of each figure (taken apart: the median rate and the median p99 may be other rounds'). */
 export function medianLoad(rounds: LoadResult[]): LoadResult {
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.floor((sorted.length - 1) / 2)] as number;
-  };
   return {
     rps: median(rounds.map((round) => round.rps)),
     p99Ms: median(rounds.map((round) => round.p99Ms)),

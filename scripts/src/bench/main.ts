@@ -35,6 +35,7 @@ import {
   below,
   compare,
   machine,
+  median,
   noMoreThan,
   type ResultRow,
   type Row,
@@ -66,8 +67,8 @@ const plan = quick
       slowPosts: 200,
     }
   : {
-      warmupSeconds: 2,
-      seconds: 8,
+      warmupSeconds: 1,
+      seconds: 5,
       generations: 120,
       posts: 200,
       bareJobs: 5_000,
@@ -79,6 +80,8 @@ const plan = quick
 const VIDEO_BYTES = 500 * 1024 * 1024;
 /** Multipart videos of these sizes too: the gateway's memory must not grow with the file (1000 MiB is within MAX_SUBMISSION_BYTES). */
 const FLAT_VIDEO_BYTES = { small: 50 * 1024 * 1024, large: 1000 * 1024 * 1024 };
+/** The upload rates are measured on videos of this size, in rounds. */
+const RATE_VIDEO_BYTES = 200 * 1024 * 1024;
 const ENQUEUE_SAMPLES = quick ? 1_000 : 5_000;
 const BACKLOG = 100_000;
 /** Event streams open at once on one gateway, following this many jobs (so 50 streams a job). */
@@ -86,8 +89,9 @@ const STREAMS = 5_000;
 const STREAM_JOBS = 100;
 /** Worker processes per queue; the scaling rows compare the second with the first. */
 const SCALES = [1, 2];
-/** Rounds of the HTTP rows: each figure is the median of its rounds. */
-const HTTP_ROUNDS = quick ? 1 : 3;
+/** Rounds of the HTTP rows and of the pipelines: each figure, and each ratio, is the median of its rounds. */
+const HTTP_ROUNDS = quick ? 1 : 5;
+const PIPELINE_ROUNDS = quick ? 1 : 3;
 /**
  * Distinct users, so that no per-user cap answers 429 under load, and each has some 20 generations in
  * flight by a round's end, not hundreds: a user's in-flight slot is found among those they hold.
@@ -101,6 +105,10 @@ interface ScaleResult {
   scale: number;
   bare: { jobs: Rate; flows: Rate };
   pipeline: { generations: Rate; posts: Rate };
+  /** (e), images a second. */
+  generator: number;
+  /** Each round's ratio of the pipeline to its baseline: generations to (c) and (e), posts to (d). */
+  roundRatios: { generations: number[]; posts: number[]; generator: number[] };
 }
 
 /** The rows of BENCHMARKS.json as committed at HEAD. */
@@ -159,9 +167,6 @@ try {
   const enqueue = await enqueueLatency(bench.redis, bench.config.jobs, ENQUEUE_SAMPLES, BACKLOG);
   await bench.reset();
 
-  log('(e) local generator alone');
-  const generator = await generatorAlone(bench.config.generatorConcurrency, plan.images);
-
   // Each route and its baseline run in turn, HTTP_ROUNDS times, each server its own process started once:
   // a figure is the median of its rounds, so that a moment of noise on this shared machine moves a
   // route and its baseline alike, or neither. No workers meanwhile: on two cores they would take CPU.
@@ -170,7 +175,7 @@ try {
   const readServer = await startBaselineServer('read', bench.env);
   let gateway = await startGateway(bench.env);
   running.push(helloServer.process, acceptServer.process, readServer.process, gateway.process);
-  const rounds: Record<'hello' | 'accept' | 'generate' | 'poll' | 'read', LoadResult[]> = {
+  const httpRounds: Record<'hello' | 'accept' | 'generate' | 'poll' | 'read', LoadResult[]> = {
     hello: [],
     accept: [],
     generate: [],
@@ -182,11 +187,11 @@ try {
     await bench.db.deleteFrom('jobs').execute();
     await bench.db.deleteFrom('idempotency_keys').execute();
     log(`(a) bare Fastify hello world (round ${round} of ${HTTP_ROUNDS})`);
-    rounds.hello.push(await load(helloServer.url, { method: 'GET', path: '/' }, timing));
+    httpRounds.hello.push(await load(helloServer.url, { method: 'GET', path: '/' }, timing));
     log('(b) bare Fastify accept: one INSERT, one BullMQ add');
-    rounds.accept.push(await load(acceptServer.url, { ...generateRequest, path: '/' }, timing));
+    httpRounds.accept.push(await load(acceptServer.url, { ...generateRequest, path: '/' }, timing));
     log('POST /api/ai-agent/generate-image');
-    rounds.generate.push(await load(gateway.url, generateRequest, timing));
+    httpRounds.generate.push(await load(gateway.url, generateRequest, timing));
     const jobs = await bench.db
       .selectFrom('jobs')
       .select(['id', 'ownerId'])
@@ -202,16 +207,19 @@ try {
       },
     });
     log('GET /api/jobs/:id');
-    rounds.poll.push(await load(gateway.url, pollRequest(true), timing));
+    httpRounds.poll.push(await load(gateway.url, pollRequest(true), timing));
     log('(f) bare Fastify read: one SELECT by id');
-    rounds.read.push(await load(readServer.url, pollRequest(false), timing));
+    httpRounds.read.push(await load(readServer.url, pollRequest(false), timing));
   }
   await stop([helloServer.process, acceptServer.process, readServer.process]);
-  const hello = medianLoad(rounds.hello);
-  const accept = medianLoad(rounds.accept);
-  const generate = medianLoad(rounds.generate);
-  const poll = medianLoad(rounds.poll);
-  const read = medianLoad(rounds.read);
+  const hello = medianLoad(httpRounds.hello);
+  const accept = medianLoad(httpRounds.accept);
+  const generate = medianLoad(httpRounds.generate);
+  const poll = medianLoad(httpRounds.poll);
+  const read = medianLoad(httpRounds.read);
+  /** Each round's figure of a route over its baseline's in the same round. */
+  const httpRatios = (values: LoadResult[], baselines: LoadResult[], pick: (round: LoadResult) => number) =>
+    values.map((value, i) => pick(value) / pick(baselines[i] as LoadResult));
   await bench.reset();
 
   const posters: Poster[] = await Promise.all(
@@ -231,24 +239,42 @@ try {
 
   const scales: ScaleResult[] = [];
   for (const scale of SCALES) {
-    log(`(c), (d) bare BullMQ, ${perQueue(scale)}`);
+    // The bare workers and the product's side by side (an idle worker only waits on Redis), so that each
+    // round measures a baseline next to what is compared with it.
     const noop = spawnNoopWorkers(QUEUES, scale, { ...bench.env, QUEUE_PREFIX: BARE_PREFIX });
-    running.push(...noop);
-    await untilWorkersReady(noop, QUEUES, scale, bench.redis, BARE_PREFIX);
-    const bare = {
-      jobs: await bareJobs(bench.redis, plan.bareJobs),
-      flows: await bareFlows(bench.redis, plan.bareFlows),
-    };
-    await stop(noop);
-
-    log(`generations and posts end to end, ${perQueue(scale)}`);
     const workers = await spawnServiceWorkers(SERVICES, scale, bench.env);
-    running.push(...workers);
+    running.push(...noop, ...workers);
+    await untilWorkersReady(noop, QUEUES, scale, bench.redis, BARE_PREFIX);
     await untilWorkersReady(workers, QUEUES, scale, bench.redis, PREFIX);
-    const generations = await generationsEndToEnd(gateway.url, bench.db, users, plan.generations);
-    const posts = await postsEndToEnd(gateway.url, bench.db, posters, images, plan.posts);
-    scales.push({ scale, bare, pipeline: { generations, posts } });
-    await stop(workers);
+    const rounds: Array<ScaleResult['bare'] & ScaleResult['pipeline'] & { generator: number }> = [];
+    for (let round = 1; round <= PIPELINE_ROUNDS; round++) {
+      log(
+        `(c), (d) bare BullMQ and the pipelines end to end, ${perQueue(scale)} (round ${round} of ${PIPELINE_ROUNDS})`,
+      );
+      const jobs = await bareJobs(bench.redis, plan.bareJobs);
+      const generations = await generationsEndToEnd(gateway.url, bench.db, users, plan.generations);
+      // (e) next to the generations it bounds (in this process: the workers are idle meanwhile).
+      const generator = await generatorAlone(bench.config.generatorConcurrency, plan.images);
+      const flows = await bareFlows(bench.redis, plan.bareFlows);
+      const posts = await postsEndToEnd(gateway.url, bench.db, posters, images, plan.posts);
+      rounds.push({ jobs, flows, generations, posts, generator });
+    }
+    const rate = (pick: (round: (typeof rounds)[number]) => Rate): Rate => ({
+      perSecond: median(rounds.map((round) => pick(round).perSecond)),
+      errors: rounds.reduce((sum, round) => sum + pick(round).errors, 0),
+    });
+    scales.push({
+      scale,
+      bare: { jobs: rate((round) => round.jobs), flows: rate((round) => round.flows) },
+      pipeline: { generations: rate((round) => round.generations), posts: rate((round) => round.posts) },
+      generator: median(rounds.map((round) => round.generator)),
+      roundRatios: {
+        generations: rounds.map((round) => round.generations.perSecond / round.jobs.perSecond),
+        posts: rounds.map((round) => round.posts.perSecond / round.flows.perSecond),
+        generator: rounds.map((round) => round.generations.perSecond / round.generator),
+      },
+    });
+    await stop([...noop, ...workers]);
     await bench.reset();
   }
 
@@ -316,6 +342,19 @@ try {
   const tusVideo = await sendVideo(VIDEO_BYTES, 'tus');
   const smallVideo = await sendVideo(FLAT_VIDEO_BYTES.small, 'multipart');
   const largeVideo = await sendVideo(FLAT_VIDEO_BYTES.large, 'multipart');
+  // The rates in rounds of one upload by each route in turn: a single upload's rate moved by 30% between runs.
+  const rateRounds: Array<Record<VideoRoute, VideoResult>> = [];
+  for (let round = 1; round <= PIPELINE_ROUNDS; round++) {
+    rateRounds.push({
+      multipart: await sendVideo(RATE_VIDEO_BYTES, 'multipart'),
+      tus: await sendVideo(RATE_VIDEO_BYTES, 'tus'),
+    });
+  }
+  const uploadRate = (route: VideoRoute) => ({
+    value: median(rateRounds.map((round) => RATE_VIDEO_BYTES / 1024 ** 2 / round[route].uploadSeconds)),
+    unit: 'MB/s',
+  });
+  const rateErrors = rateRounds.reduce((sum, round) => sum + round.multipart.errors + round.tus.errors, 0);
   await stop(videoWorkers);
 
   const [one, two] = scales as [ScaleResult, ScaleResult];
@@ -338,13 +377,14 @@ try {
     ]),
     {
       measure: `(e) local generator alone (draw + JPEG, ${bench.config.generatorConcurrency} at once)`,
-      value: { value: generator, unit: 'images/s' },
+      value: { value: one.generator, unit: 'images/s' },
     },
     { measure: '(f) bare Fastify read: 1 SELECT by id', value: rps(read.rps), errors: read.errors },
     {
       measure: 'POST /api/ai-agent/generate-image',
       value: rps(generate.rps),
       baseline: { label: '(b)', figure: rps(accept.rps) },
+      roundRatios: httpRatios(httpRounds.generate, httpRounds.accept, (round) => round.rps),
       target: atLeast(0.6),
       errors: generate.errors,
     },
@@ -352,6 +392,7 @@ try {
       measure: 'POST /api/ai-agent/generate-image, p99',
       value: ms(generate.p99Ms),
       baseline: { label: '(b)', figure: ms(accept.p99Ms) },
+      roundRatios: httpRatios(httpRounds.generate, httpRounds.accept, (round) => round.p99Ms),
       target: atMost(2),
       errors: generate.errors,
     },
@@ -359,6 +400,7 @@ try {
       measure: 'GET /api/jobs/:id',
       value: rps(poll.rps),
       baseline: { label: '(a)', figure: rps(hello.rps) },
+      roundRatios: httpRatios(httpRounds.poll, httpRounds.hello, (round) => round.rps),
       target: atLeast(0.5),
       errors: poll.errors,
     },
@@ -366,14 +408,16 @@ try {
       measure: 'GET /api/jobs/:id vs a bare read',
       value: rps(poll.rps),
       baseline: { label: '(f)', figure: rps(read.rps) },
+      roundRatios: httpRatios(httpRounds.poll, httpRounds.read, (round) => round.rps),
       target: atLeast(0.8),
       errors: poll.errors,
     },
-    ...scales.flatMap(({ scale, bare, pipeline }) => [
+    ...scales.flatMap(({ scale, bare, pipeline, roundRatios }) => [
       {
         measure: `generations end to end, ${perQueue(scale)}`,
         value: { value: pipeline.generations.perSecond, unit: 'gen/s' },
         baseline: { label: '(c)', figure: { value: bare.jobs.perSecond, unit: 'jobs/s' } },
+        roundRatios: roundRatios.generations,
         target: atLeast(0.5),
         errors: pipeline.generations.errors,
       },
@@ -381,6 +425,7 @@ try {
         measure: `posts (2 images each) end to end, ${perQueue(scale)}`,
         value: { value: pipeline.posts.perSecond, unit: 'posts/s' },
         baseline: { label: '(d)', figure: { value: bare.flows.perSecond, unit: 'flows/s' } },
+        roundRatios: roundRatios.posts,
         target: atLeast(0.2),
         errors: pipeline.posts.errors,
       },
@@ -388,7 +433,8 @@ try {
     {
       measure: `generations end to end, ${perQueue(one.scale)}, vs the generator alone`,
       value: { value: one.pipeline.generations.perSecond, unit: 'gen/s' },
-      baseline: { label: '(e)', figure: { value: generator, unit: 'images/s' } },
+      baseline: { label: '(e)', figure: { value: one.generator, unit: 'images/s' } },
+      roundRatios: one.roundRatios.generator,
       errors: one.pipeline.generations.errors,
     },
     {
@@ -479,9 +525,9 @@ try {
       errors: smallVideo.errors + largeVideo.errors,
     },
     {
-      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: upload rate to the 202`,
-      value: { value: VIDEO_BYTES / 1024 ** 2 / video.uploadSeconds, unit: 'MB/s' },
-      errors: video.errors,
+      measure: `${RATE_VIDEO_BYTES / 1024 ** 2} MB video via POST /api/posts: upload rate to the 202`,
+      value: uploadRate('multipart'),
+      errors: rateErrors,
     },
     {
       measure: `${VIDEO_BYTES / 1024 ** 2} MB video via tus, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks: gateway peak RSS growth`,
@@ -492,10 +538,11 @@ try {
       errors: tusVideo.errors,
     },
     {
-      measure: `${VIDEO_BYTES / 1024 ** 2} MB video via tus, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks: upload rate to the post's 202`,
-      value: { value: VIDEO_BYTES / 1024 ** 2 / tusVideo.uploadSeconds, unit: 'MB/s' },
-      baseline: { label: 'multipart:', figure: { value: VIDEO_BYTES / 1024 ** 2 / video.uploadSeconds, unit: 'MB/s' } },
-      errors: tusVideo.errors,
+      measure: `${RATE_VIDEO_BYTES / 1024 ** 2} MB video via tus, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks: upload rate to the post's 202`,
+      value: uploadRate('tus'),
+      baseline: { label: 'multipart:', figure: uploadRate('multipart') },
+      roundRatios: rateRounds.map((round) => round.multipart.uploadSeconds / round.tus.uploadSeconds),
+      errors: rateErrors,
     },
     {
       measure: `enqueue (QueueRepository.add) p50, ${BACKLOG.toLocaleString('en-US')} waiting vs empty`,
@@ -520,11 +567,12 @@ try {
     machine: machine(bench.versions, loadAtStart),
     howToRead: [
       `${quick ? 'A `--quick` run: shorter loads and fewer jobs, so noisier figures. ' : ''}Baselines (a)–(f) are measured in the same run on the same machine; a ratio is value ÷ baseline, and compares across machines better than the absolute figures do. Rows without a target are there to explain the others.`,
-      `HTTP rows: autocannon, 50 connections, ${plan.seconds} s after a ${plan.warmupSeconds} s warm-up, ${HTTP_ROUNDS === 1 ? 'once' : `in ${HTTP_ROUNDS} rounds of (a), (b), generate-image, poll, (f) in turn, each figure the median of its rounds,`} against the gateway (or the bare server) as its own process over loopback, with NODE_ENV=production and LOG_LEVEL=warn. No workers run meanwhile. (a) is a bare Fastify route answering at once; (b) a bare Fastify route doing only what an accepted generation must durably do — one INSERT into jobs and one BullMQ add — with no auth, limits, idempotency or validation; (f) a bare Fastify route reading one job row by id, the least a poll can do.`,
+      `HTTP rows: autocannon, 50 connections, ${plan.seconds} s after a ${plan.warmupSeconds} s warm-up, ${HTTP_ROUNDS === 1 ? 'once' : `in ${HTTP_ROUNDS} rounds of (a), (b), generate-image, poll, (f) in turn, each figure the median of its rounds and each ratio the median of its rounds' ratios,`} against the gateway (or the bare server) as its own process over loopback, with NODE_ENV=production and LOG_LEVEL=warn. No workers run meanwhile. (a) is a bare Fastify route answering at once; (b) a bare Fastify route doing only what an accepted generation must durably do — one INSERT into jobs and one BullMQ add — with no auth, limits, idempotency or validation; (f) a bare Fastify route reading one job row by id, the least a poll can do.`,
       `generate-image requests come from ${GENERATING_USERS} users (signed HS256 tokens), each with its own Idempotency-Key, rate limits set out of reach; GET /api/jobs/:id polls the jobs those requests created, each as its owner.`,
-      `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine.`,
+      `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine. ${PIPELINE_ROUNDS === 1 ? '' : `Each process count runs ${PIPELINE_ROUNDS} rounds of (c), generations, (e), (d), posts, with the bare and the product's workers started side by side; each figure is the median of its rounds, each ratio the median of its rounds' ratios.`}`,
       'Scaling rows compare 2 processes per queue with 1: posts must not get slower with a second process per queue (≥ 0.95×); generations have no target, since on a machine with few cores the work, not the process count, is the limit.',
-      'Video: an MP4-shaped body (500 MB through each route, and 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers.',
+      'Video: an MP4-shaped body (500 MB through each route, and 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers. The upload rates come from ' +
+        `${PIPELINE_ROUNDS} rounds of a ${RATE_VIDEO_BYTES / 1024 ** 2} MB upload by each route in turn (medians, and the median of the rounds' ratios).`,
       `Enqueue latency: ${ENQUEUE_SAMPLES.toLocaleString('en-US')} QueueRepository.add calls one after another (the call the gateway makes for a generation) on each of two queues no worker consumes, in alternating blocks of 250 so that noise falls on both alike: one with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, the other holding only the measurement's own adds.`,
       '"invalid" in met? means the row saw non-2xx answers, connection errors or failed jobs: its figure is not a valid result. Targets are what the project aims for; the benchmark asserts none of them.',
     ],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atLeast, below, compare, type ResultRow, type Row, results } from './report.ts';
+import { atLeast, below, compare, median, type ResultRow, type Row, results, table } from './report.ts';
 
 const rps = (value: number) => ({ value, unit: 'req/s' });
 
@@ -49,6 +49,20 @@ describe('results', () => {
       // A row with errors has no valid figure: neither met nor missed.
       expect.objectContaining({ measure: 'broken', met: null, errors: 3 }),
     ]);
+  });
+
+  it("takes a row measured in rounds at the median of its rounds' ratios, in the table too", () => {
+    // Medians of value (500) and baseline (1000) alone would make 0.5: the rounds say otherwise.
+    const rounds: Row = {
+      measure: 'rounds',
+      value: rps(500),
+      baseline: { label: '(b)', figure: rps(1000) },
+      roundRatios: [0.9, 0.4, 0.7],
+      target: atLeast(0.6),
+    };
+    expect(results([rounds])[0]).toMatchObject({ ratio: 0.7, met: true });
+    expect(table([rounds])).toContain('| 0.70× |');
+    expect(median([3, 1, 2, 10])).toBe(2);
   });
 });
 

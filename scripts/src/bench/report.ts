@@ -53,9 +53,25 @@ export interface Row {
   measure: string;
   value: Figure;
   baseline?: { label: string; figure: Figure };
+  /**
+   * For a row measured in rounds, each round's value ÷ its baseline, of which the row's ratio is the
+   * median (value and baseline are then the medians of their own). Otherwise the ratio is value ÷ baseline.
+   */
+  roundRatios?: number[];
   target?: Target;
   /** Non-2xx answers, failed jobs: a row with any is not a valid result. */
   errors?: number;
+}
+
+/** The median of some figures (the lower middle one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}
+
+function ratioOf(row: Row): number | undefined {
+  if (!row.baseline) return undefined;
+  return row.roundRatios ? median(row.roundRatios) : row.value.value / row.baseline.figure.value;
 }
 
 /** A row as BENCHMARKS.json keeps it: every figure, the ratio, the target and whether it was met. */
@@ -75,7 +91,7 @@ export interface ResultRow {
 
 export function results(rows: Row[]): ResultRow[] {
   return rows.map((row) => {
-    const ratio = row.baseline ? row.value.value / row.baseline.figure.value : null;
+    const ratio = ratioOf(row) ?? null;
     const errors = row.errors ?? 0;
     return {
       measure: row.measure,
@@ -126,7 +142,7 @@ function round(value: number): string {
 /** The rows as a Markdown table: measure, value, baseline, ratio, target, met? */
 export function table(rows: Row[]): string {
   const lines = rows.map((row) => {
-    const ratio = row.baseline ? row.value.value / row.baseline.figure.value : undefined;
+    const ratio = ratioOf(row);
     const met = row.target?.met(ratio ?? row.value.value);
     return [
       row.measure,
