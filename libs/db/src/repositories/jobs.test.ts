@@ -456,6 +456,14 @@ describe('JobsRepository', () => {
       response,
       requestHash: `hash-${key}`,
     });
+    /** A generation without inputs (one statement), under `cap` when given. */
+    const generation = (id: string, owner: string, cap?: number): NewJobRecord => ({
+      id,
+      kind: 'generate-image',
+      ownerId: owner,
+      plan: generationPlan(id, owner, 'p'),
+      ...(cap === undefined ? {} : { inFlightCap: cap }),
+    });
     const withReference = (id: string, owner: string): NewJobRecord => ({
       id,
       kind: 'generate-image',
@@ -467,10 +475,7 @@ describe('JobsRepository', () => {
     it("writes the key, its fingerprint and the answer in the job's commit, on either path", async () => {
       const owner = await newOwner();
       const single = randomUUID();
-      await jobs.create(
-        { id: single, kind: 'generate-image', ownerId: owner, plan: generationPlan(single, owner, 'p') },
-        claiming(owner, 'k1', { jobId: single }),
-      );
+      await jobs.create(generation(single, owner), claiming(owner, 'k1', { jobId: single }));
       const reference = randomUUID();
       await jobs.create(withReference(reference, owner), claiming(owner, 'k2', { jobId: reference }));
       expect(await answers(owner)).toEqual([
@@ -492,16 +497,7 @@ describe('JobsRepository', () => {
       const owner = await newOwner();
       await claimKey(owner, 'k1');
       const single = randomUUID();
-      const refused = jobs.create(
-        {
-          id: single,
-          kind: 'generate-image',
-          ownerId: owner,
-          plan: generationPlan(single, owner, 'p'),
-          inFlightCap: 5,
-        },
-        claiming(owner, 'k1', { jobId: single }),
-      );
+      const refused = jobs.create(generation(single, owner, 5), claiming(owner, 'k1', { jobId: single }));
       await expect(refused).rejects.toBeInstanceOf(IdempotencyKeyTaken);
       const reference = randomUUID();
       await expect(jobs.create(withReference(reference, owner), claiming(owner, 'k1', {}))).rejects.toBeInstanceOf(
@@ -515,21 +511,9 @@ describe('JobsRepository', () => {
     it('claims no key for a job refused for its cap', async () => {
       const owner = await newOwner();
       const first = randomUUID();
-      await jobs.create(
-        { id: first, kind: 'generate-image', ownerId: owner, plan: generationPlan(first, owner, 'p'), inFlightCap: 1 },
-        claiming(owner, 'k1', {}),
-      );
+      await jobs.create(generation(first, owner, 1), claiming(owner, 'k1', {}));
       const second = randomUUID();
-      const refused = jobs.create(
-        {
-          id: second,
-          kind: 'generate-image',
-          ownerId: owner,
-          plan: generationPlan(second, owner, 'p'),
-          inFlightCap: 1,
-        },
-        claiming(owner, 'k2', {}),
-      );
+      const refused = jobs.create(generation(second, owner, 1), claiming(owner, 'k2', {}));
       await expect(refused).rejects.toBeInstanceOf(InFlightCapReached);
       expect((await answers(owner)).map((row) => row.key)).toEqual(['k1']);
     });

@@ -2,10 +2,19 @@ import { silentLogger } from '@mediaflow/logger';
 import { describe, expect, it } from 'vitest';
 import { HttpError } from './errors.ts';
 import { type Answer, Idempotency, type IdempotentRequest } from './idempotency.ts';
-import { Submissions } from './submissions.ts';
+import { type NewSubmission, Submissions } from './submissions.ts';
 import { FakeIdempotencyKeys, FakeJobs, FakeQueues, fakeEventsUrl } from './test-fakes.ts';
 
 const request: IdempotentRequest = { userId: 'alice', key: 'key-1', fingerprint: 'request-a' };
+
+/** Alice's generation of a cat, as Submissions.accept takes it. */
+const catGeneration = (jobId: string): NewSubmission => ({
+  kind: 'generate-image',
+  ownerId: 'alice',
+  plan: {
+    last: { name: 'generate-image', payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false } },
+  },
+});
 
 function setup() {
   const keys = new FakeIdempotencyKeys();
@@ -105,22 +114,7 @@ describe('Idempotency.run', () => {
       eventsUrl: fakeEventsUrl,
     });
     const idempotency = new Idempotency(keys, { replayed: (userId, answer) => submissions.replayed(userId, answer) });
-    const accept = () =>
-      idempotency.run(request, (scope) =>
-        submissions.accept(
-          (jobId) => ({
-            kind: 'generate-image',
-            ownerId: 'alice',
-            plan: {
-              last: {
-                name: 'generate-image',
-                payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
-              },
-            },
-          }),
-          scope,
-        ),
-      );
+    const accept = () => idempotency.run(request, (scope) => submissions.accept(catGeneration, scope));
 
     const first = await accept();
     // Stored without the eventsUrl: its token is kept nowhere.
@@ -166,21 +160,7 @@ describe('Idempotency.run', () => {
     const queues = new FakeQueues();
     queues.failWith = new Error('Redis is down');
     const submissions = new Submissions({ jobs, queues, log: silentLogger, eventsUrl: fakeEventsUrl });
-    const refused = new Idempotency(keys).run(request, (scope) =>
-      submissions.accept(
-        (jobId) => ({
-          kind: 'generate-image',
-          ownerId: 'alice',
-          plan: {
-            last: {
-              name: 'generate-image',
-              payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
-            },
-          },
-        }),
-        scope,
-      ),
-    );
+    const refused = new Idempotency(keys).run(request, (scope) => submissions.accept(catGeneration, scope));
     await expect(refused).rejects.toMatchObject({ statusCode: 503 });
     expect(jobs.rows.size).toBe(0);
     expect(keys.keys.size).toBe(0);
@@ -200,19 +180,7 @@ describe('Idempotency.run with claimInCommit', () => {
         req,
         (scope) => {
           runs += 1;
-          return submissions.accept(
-            (jobId) => ({
-              kind: 'generate-image',
-              ownerId: 'alice',
-              plan: {
-                last: {
-                  name: 'generate-image',
-                  payload: { jobId, ownerId: 'alice', prompt: 'a cat', hasReference: false },
-                },
-              },
-            }),
-            scope,
-          );
+          return submissions.accept(catGeneration, scope);
         },
         { claimInCommit: true },
       );
