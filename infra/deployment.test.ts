@@ -2,9 +2,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENV_VARIABLES, loadConfig } from '@mediaflow/config';
-import { QUEUE_NAMES, SERVICE_QUEUES } from '@mediaflow/domain';
+import { QUEUE_NAMES, SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { DEPLOYED_NODE_FLAGS } from '../scripts/src/bench/processes.ts';
 
 // The deployment files (Dockerfile, docker-compose.yml, infra/k8s) against the code they run: config
 // variable names, entry points, ports and probe paths, and the queues KEDA watches.
@@ -204,6 +205,25 @@ describe('entry points', () => {
   it('migrations run as a compose service and a Kubernetes Job', () => {
     expect(entryPoint(compose.services.migrate?.command ?? [])).toBe(MIGRATE);
     expect(jobs.flatMap(containersOf).map((container) => entryPoint(k8sCommand(container)))).toEqual([MIGRATE]);
+  });
+
+  it('starts each worker with the same Node flags in compose and Kubernetes, and the benchmark with them too', () => {
+    const flags = (command: string[]) =>
+      command
+        .slice(
+          1,
+          command.findIndex((arg) => arg.endsWith('.ts')),
+        )
+        .join(' ');
+    for (const deployment of deployments) {
+      const name = deployment.metadata.name;
+      const [container] = containersOf(deployment);
+      if (!container || name === GATEWAY) continue;
+      const k8s = flags(k8sCommand(container));
+      expect(flags(compose.services[name]?.command ?? defaultCommand), `compose ${name}`).toBe(k8s);
+      expect(DEPLOYED_NODE_FLAGS[name as WorkerServiceName] ?? '', `benchmark ${name}`).toBe(k8s);
+    }
+    expect(DEPLOYED_NODE_FLAGS.generator).toBe('--max-semi-space-size=4');
   });
 
   it('every command points at a file that exists', () => {

@@ -44,7 +44,15 @@ export async function startBaselineServer(mode: BaselineMode, env: Record<string
   return { url, process: server };
 }
 
-/** The product's worker services, `perQueue` processes each, every one serving its metrics on a port of its own. */
+/** The Node flags a worker service is deployed with (its command in infra/k8s and docker-compose.yml). */
+export const DEPLOYED_NODE_FLAGS: Partial<Record<WorkerServiceName, string>> = {
+  generator: '--max-semi-space-size=4',
+};
+
+/**
+ * The product's worker services, `perQueue` processes each, every one serving its metrics on a port of its
+ * own and started with the Node flags it is deployed with.
+ */
 export async function spawnServiceWorkers(
   services: WorkerServiceName[],
   perQueue: number,
@@ -52,8 +60,10 @@ export async function spawnServiceWorkers(
 ): Promise<ServiceProcess[]> {
   const started: ServiceProcess[] = [];
   for (const service of services) {
+    const flags = DEPLOYED_NODE_FLAGS[service];
     for (let i = 0; i < perQueue; i++) {
-      started.push(spawnService(service, { ...env, METRICS_PORT: String(await sparePort()) }));
+      const metrics = { METRICS_PORT: String(await sparePort()) };
+      started.push(spawnService(service, { ...env, ...metrics, ...(flags ? { NODE_OPTIONS: flags } : {}) }));
     }
   }
   return started;
