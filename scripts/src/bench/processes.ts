@@ -57,16 +57,32 @@ export async function spawnServiceWorkers(
   services: WorkerServiceName[],
   perQueue: number,
   env: Record<string, string>,
-): Promise<ServiceProcess[]> {
-  const started: ServiceProcess[] = [];
+): Promise<Array<ServiceProcess & { metricsUrl: string }>> {
+  const started: Array<ServiceProcess & { metricsUrl: string }> = [];
   for (const service of services) {
     const flags = DEPLOYED_NODE_FLAGS[service];
     for (let i = 0; i < perQueue; i++) {
-      const metrics = { METRICS_PORT: String(await sparePort()) };
-      started.push(spawnService(service, { ...env, ...metrics, ...(flags ? { NODE_OPTIONS: flags } : {}) }));
+      const port = await sparePort();
+      const worker = spawnService(service, {
+        ...env,
+        METRICS_PORT: String(port),
+        ...(flags ? { NODE_OPTIONS: flags } : {}),
+      });
+      started.push(Object.assign(worker, { metricsUrl: `http://127.0.0.1:${port}/metrics` }));
     }
   }
   return started;
+}
+
+/** The mean of a histogram of a worker's /metrics, over the series whose labels include `labels`. */
+export async function meanOf(metricsUrl: string, histogram: string, labels: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const total = (suffix: 'sum' | 'count') =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith(`${histogram}_${suffix}{`) && line.includes(labels))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  return total('sum') / total('count');
 }
 
 /** Bare BullMQ workers that do nothing with their jobs, `perQueue` processes for each queue. */
