@@ -1,3 +1,5 @@
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { makeImage, signToken } from '@mediaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './stack.ts';
@@ -144,6 +146,57 @@ describe('gateway contract: auth, validation, errors', () => {
     data.append('referenceImage', new Blob([await makeImage(10, 10)]), 'a.png');
     data.append('referenceImage', new Blob([await makeImage(10, 10)]), 'b.png');
     await expectError(await stack.request('POST', ROUTE, { form: data }), 413, 'payload_too_large');
+    await expectNothingQueued();
+  });
+
+  it('reads the rest of a body it refused before reading, then closes: a client still sending gets the answer, not a reset', async () => {
+    // The first file, then the second file's header: the gateway refuses (one file at most) before the
+    // second file's bytes come, which this client sends only once it has the answer, as a slow link would.
+    const boundary = 'contract-boundary';
+    const part = (name: string, file?: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="${file}"\r\nContent-Type: image/png` : ''}\r\n\r\n`;
+    const before = Buffer.concat([
+      Buffer.from(`${part('prompt')}x\r\n${part('referenceImage', 'a.png')}`),
+      await makeImage(10, 10),
+      Buffer.from(`\r\n${part('referenceImage', 'b.png')}`),
+      await makeImage(12, 12),
+    ]);
+    const after = Buffer.from(`\r\n--${boundary}--\r\n`);
+    const { hostname, port } = new URL(stack.baseUrl);
+    const socket = connect(Number(port), hostname);
+    const received: Buffer[] = [];
+    let answered: () => void = () => {};
+    const answer = new Promise<void>((resolve) => {
+      answered = resolve;
+    });
+    socket.on('data', (data) => {
+      received.push(data);
+      if (Buffer.concat(received).includes('}}')) answered();
+    });
+    let closedBy = '';
+    const ended = new Promise<string>((resolve) => {
+      socket.on('error', (error) => resolve((closedBy ||= `error: ${error.message}`)));
+      socket.on('end', () => resolve((closedBy ||= 'end')));
+    });
+    socket.write(
+      `POST ${ROUTE} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${await signToken('alice')}\r\n` +
+        `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${before.length + after.length}\r\n\r\n`,
+    );
+    socket.write(before);
+    await answer;
+    // Still open a moment later: the gateway waits for the rest of the body rather than closing under it.
+    await sleep(300);
+    expect(closedBy).toBe('');
+    const sent = await new Promise<string>((resolve) =>
+      socket.write(after, (error) => resolve(error ? error.message : 'sent')),
+    );
+    expect(await ended).toBe('end');
+    expect(sent).toBe('sent');
+    socket.destroy();
+    const text = Buffer.concat(received).toString();
+    expect(text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(text.toLowerCase()).toContain('connection: close');
+    expect(text).toContain('"code":"payload_too_large"');
     await expectNothingQueued();
   });
 

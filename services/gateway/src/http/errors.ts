@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { type ErrorCode, HttpError } from '../services/errors.ts';
@@ -50,9 +51,7 @@ const KNOWN_ERRORS: Record<string, { status: number; message?: string }> = {
 };
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  // Refused before its body was read: close the connection after answering, or the unread rest of the
-  // body would be taken for the client's next request on it.
-  if (!request.raw.complete) reply.header('connection', 'close');
+  if (!request.raw.complete) closeAfterLingering(request.raw, reply);
   if (error instanceof HttpError) {
     if (error.retryAfterS !== undefined) reply.header('retry-after', String(error.retryAfterS));
     return send(reply, error.statusCode, error.code, error.message);
@@ -91,6 +90,49 @@ export function frameworkErrorHandler(
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return send(reply, 404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`);
+}
+
+/** How long, and how much of the rest of a refused body, is read and thrown away before the connection closes. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A refusal sent before its request's body was read closes the connection after it: the unread rest of the
+ * body must not be taken for the client's next request. Not at once, though (a lingering close, as nginx
+ * does): the answer goes out, but its end, after which Node closes the connection, waits while the rest is
+ * read and thrown away, until the body ends or for at most LINGER_MS or LINGER_BYTES. Closing under a
+ * client that is still sending resets the connection, and the client then sees a network error instead of
+ * the answer (the API contract test caught it as a flake).
+ */
+function closeAfterLingering(raw: IncomingMessage, reply: FastifyReply): void {
+  reply.header('connection', 'close');
+  const response = reply.raw;
+  const end = response.end;
+  response.end = function endOnceRead(this: ServerResponse, ...args: unknown[]) {
+    response.end = end;
+    if (raw.complete || raw.destroyed) return end.apply(this, args as Parameters<ServerResponse['end']>);
+    const [chunk] = args;
+    if (typeof chunk === 'string' || chunk instanceof Uint8Array) response.write(chunk);
+    const callback = args.find((arg): arg is () => void => typeof arg === 'function');
+    let read = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      raw.off('data', count);
+      raw.off('end', finish);
+      raw.off('close', finish);
+      end.apply(response, (callback ? [callback] : []) as unknown as Parameters<ServerResponse['end']>);
+    };
+    const count = (data: Buffer) => {
+      read += data.length;
+      if (read > LINGER_BYTES) finish();
+    };
+    const timer = setTimeout(finish, LINGER_MS);
+    raw.on('data', count);
+    raw.once('end', finish);
+    raw.once('close', finish);
+    raw.resume();
+    return this;
+  } as ServerResponse['end'];
 }
 
 function send(reply: FastifyReply, status: number, code: ErrorCode, message: string): FastifyReply {
