@@ -175,8 +175,12 @@ describe('gateway contract: auth, validation, errors', () => {
     });
     let closedBy = '';
     const ended = new Promise<string>((resolve) => {
-      socket.on('error', (error) => resolve((closedBy ||= `error: ${error.message}`)));
-      socket.on('end', () => resolve((closedBy ||= 'end')));
+      const closed = (how: string) => {
+        if (!closedBy) closedBy = how;
+        resolve(closedBy);
+      };
+      socket.on('error', (error) => closed(`error: ${error.message}`));
+      socket.on('end', () => closed('end'));
     });
     socket.write(
       `POST ${ROUTE} HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${await signToken('alice')}\r\n` +
