@@ -70,10 +70,12 @@ const plan = quick
   : {
       warmupSeconds: 1,
       seconds: 5,
-      generations: 120,
-      posts: 200,
-      bareJobs: 5_000,
-      bareFlows: 2_000,
+      // Each pipeline round and its baselines last a few seconds: a bare round of 5,000 jobs took half a
+      // second, and two runs' 2-process baselines differed by 30%.
+      generations: 200,
+      posts: 400,
+      bareJobs: 20_000,
+      bareFlows: 6_000,
       images: 40,
       slowGenerations: 400,
       slowPosts: 600,
