@@ -1,4 +1,4 @@
-export { createDb, type Db, pingDatabase, prepared, runExclusive } from './client.ts';
+export { createDb, type Db, pingDatabase, runExclusive } from './client.ts';
 export { ensureDatabase, migrateToLatest } from './migrate.ts';
 export { BlogsRepository, type NewBlog } from './repositories/blogs.ts';
 export { type Brand, BrandsRepository } from './repositories/brands.ts';

@@ -14,14 +14,12 @@ const HS256_HEADER = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('bas
  * default JWT_SECRET), never the secret itself, so that no events token is ever a valid bearer token.
  */
 export class EventsTokens {
-  private readonly key: Uint8Array;
-  /** The same key made once: createHmac with a Buffer key imports it again on every token. */
-  private readonly signingKey: KeyObject;
+  /** A KeyObject, made once: createHmac with a Buffer key imports it again on every token. */
+  private readonly key: KeyObject;
   private readonly now: () => number;
 
   constructor(secret: string, options: { now?: () => number } = {}) {
-    this.key = createHmac('sha256', secret).update('mediaflow job-events token v1').digest();
-    this.signingKey = createSecretKey(this.key);
+    this.key = createSecretKey(createHmac('sha256', secret).update('mediaflow job-events token v1').digest());
     this.now = options.now ?? Date.now;
   }
 
@@ -34,7 +32,7 @@ export class EventsTokens {
     const iat = Math.floor(this.now() / 1000);
     const claims = { jobId, scope: SCOPE, sub: userId, iat, exp: iat + EVENTS_TOKEN_LIFETIME_S };
     const signed = `${HS256_HEADER}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    return `${signed}.${createHmac('sha256', this.signingKey).update(signed).digest('base64url')}`;
+    return `${signed}.${createHmac('sha256', this.key).update(signed).digest('base64url')}`;
   }
 
   /** The job's event stream, with a token for it: what a 202 answer's `eventsUrl` says. */
