@@ -373,7 +373,7 @@ describe('webhooks', () => {
       aspectRatio: '1:1',
       format: 'jpg',
     } as const;
-    expect(await jobs.markCompleted({ jobId }, result)).toBe(true);
+    expect((await jobs.markCompleted({ jobId }, result)).jobCompleted).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receivedAt('/gina')).toEqual([]);
     expect((await deliveries('hook-gina', webhook.id))[0]).toMatchObject({ jobId, status: 'pending', attempt: 0 });

@@ -107,6 +107,14 @@ export function prepared<Row, Param extends string>(
     ).rows;
 }
 
+/**
+ * Runs `work` in a transaction: the caller's, when `db` is one already (a repository bound to an outer
+ * transaction, `JobsRepository.completeInCommit`), so that its writes commit with the caller's.
+ */
+export function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.isTransaction ? work(db) : db.transaction().execute(work);
+}
+
 /** Throws when the database cannot answer a trivial query. */
 export async function pingDatabase(db: Db): Promise<void> {
   await sql`select 1`.execute(db);

@@ -69,6 +69,24 @@ export type JobStatus = 'queued' | 'active' | 'completed' | 'failed';
  */
 export type JobStartOutcome = 'started' | 'completed' | 'ended';
 
+/**
+ * How an attempt's completion was recorded: whether it completed the whole job (a submission completes
+ * with its last step), and the webhook deliveries its commit wrote (the outbox), to be queued.
+ */
+export interface JobCompletion {
+  jobCompleted: boolean;
+  deliveries: string[];
+}
+
+/**
+ * A step whose own commit also recorded its start and its end (a persistence step: its writes, its
+ * completion and the job's in one transaction). Its start found the job completed or ended already
+ * (`JobStartOutcome`), or it ran: then its result and how its completion was recorded.
+ */
+export type StepCommit<R> =
+  | { start: Exclude<JobStartOutcome, 'started'> }
+  | { start: 'started'; result: R; completion: JobCompletion };
+
 /** Which job, and which of its steps when it has several, an attempt belongs to. */
 export interface JobRef {
   jobId: string;

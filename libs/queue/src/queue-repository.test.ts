@@ -39,13 +39,14 @@ function memoryRecorder(): JobStateRecorder & { calls: Array<{ call: string; ref
     ping: async () => {},
     markCompleted: async (ref) => {
       calls.push({ call: 'completed', ref });
-      return ref.step === undefined;
+      return { jobCompleted: ref.step === undefined, deliveries: [] };
     },
     markRetrying: async (ref, error) => {
       calls.push({ call: 'retrying', ref, error });
     },
     markFailed: async (ref, error) => {
       calls.push({ call: 'failed', ref, error });
+      return [];
     },
   };
 }

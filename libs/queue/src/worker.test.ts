@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import { createRedis, type Redis } from './connection.ts';
 import { describeFailure } from './errors.ts';
 import { QueueRepository, type RetryPolicy } from './queue-repository.ts';
-import { type HandlerMap, type JobStateRecorder, type QueueWorker, startWorker } from './worker.ts';
+import { type HandlerMap, type JobChange, type JobStateRecorder, type QueueWorker, startWorker } from './worker.ts';
 
 // The global setup (libs/testing) provides it; libs/queue cannot depend on @mediaflow/testing.
 declare module 'vitest' {
@@ -68,8 +68,8 @@ describe('describeFailure', () => {
 type Call =
   | { call: 'active'; ref: JobRef }
   | { call: 'completed'; ref: JobRef; result: unknown }
-  | { call: 'retrying'; ref: JobRef; error: JobErrorRecord }
-  | { call: 'failed'; ref: JobRef; error: JobErrorRecord }
+  | { call: 'retrying'; ref: JobRef; error: JobErrorRecord; counted?: true }
+  | { call: 'failed'; ref: JobRef; error: JobErrorRecord; counted?: true }
   | { call: 'waiting'; ref: JobRef; note: JobErrorRecord; uncount: boolean };
 
 /**
@@ -97,13 +97,15 @@ function memoryRecorder(
     },
     markCompleted: async (ref: JobRef, result: unknown) => {
       calls.push({ call: 'completed', ref, result });
-      return ref.step === undefined;
+      return { jobCompleted: ref.step === undefined, deliveries: [] };
     },
-    markRetrying: async (ref: JobRef, error: JobErrorRecord) => {
-      calls.push({ call: 'retrying', ref, error });
+    // `counted`: the attempt is counted here, its start having recorded nothing.
+    markRetrying: async (ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }) => {
+      calls.push({ call: 'retrying', ref, error, ...(options?.countAttempt ? { counted: true as const } : {}) });
     },
-    markFailed: async (ref: JobRef, error: JobErrorRecord) => {
-      calls.push({ call: 'failed', ref, error });
+    markFailed: async (ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }) => {
+      calls.push({ call: 'failed', ref, error, ...(options?.countAttempt ? { counted: true as const } : {}) });
+      return [`delivery-of-${ref.jobId}`];
     },
   };
   return recorder;
@@ -173,6 +175,7 @@ describe('startWorker on Redis', () => {
     recorder: JobStateRecorder,
     retry: RetryPolicy = { attempts: 3, backoffMs: 10 },
     maxPerMinute?: number,
+    onChange?: (change: JobChange) => void,
   ): QueueRepository {
     const prefix = `${filePrefix}-${++testCount}`;
     queues = new QueueRepository({ connection: producer, prefix, retry });
@@ -187,6 +190,7 @@ describe('startWorker on Redis', () => {
       recorder,
       logger: silentLogger,
       maxPerMinute,
+      onChange,
     });
     return queues;
   }
@@ -549,6 +553,101 @@ describe('startWorker on Redis', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(recorder.calls.filter(({ call }) => call === 'active')).toHaveLength(2);
     expect(await queues.counts('generation')).toMatchObject({ waiting: 2, completed: 2 });
+  });
+
+  describe('a handler that commits its own start and end', () => {
+    const persistPost = (jobId: string): JobRequest => ({
+      name: 'persist-post',
+      payload: { jobId, step: 2, authorId: 'a', brandId: 'b', caption: 'c', scheduledAt: null, mediaSteps: [] },
+    });
+    const posted = { postId: 'p1', media: [] };
+
+    it('records neither its start nor its end, and passes on the deliveries its commit wrote', async () => {
+      const recorder = memoryRecorder();
+      const changes: JobChange[] = [];
+      const queues = run(
+        'persistence',
+        {
+          'persist-post': {
+            inOwnCommit: async (payload, deps) => {
+              expect(deps).toEqual({ tag: 'the deps' });
+              expect(payload).toMatchObject({ step: 2 });
+              return { start: 'started', result: posted, completion: { jobCompleted: true, deliveries: ['d1'] } };
+            },
+          },
+          'persist-blog': () => Promise.reject(new Error('not used here')),
+        },
+        recorder,
+        undefined,
+        undefined,
+        (change) => changes.push(change),
+      );
+      const request = persistPost(randomUUID());
+      await queues.add(request);
+      await until(
+        () => queues.state(request),
+        (state) => state?.state === 'completed',
+      );
+      expect(recorder.calls).toEqual([]);
+      expect(changes).toEqual([
+        { ref: { jobId: request.payload.jobId, step: 2 }, ended: 'completed', deliveries: ['d1'] },
+      ]);
+    });
+
+    it('records its failure with the attempt counted, and the delivery its final failure wrote', async () => {
+      const recorder = memoryRecorder();
+      const changes: JobChange[] = [];
+      let runs = 0;
+      const queues = run(
+        'persistence',
+        {
+          'persist-post': {
+            inOwnCommit: async () => {
+              runs += 1;
+              throw new Error('deadlock detected');
+            },
+          },
+          'persist-blog': () => Promise.reject(new Error('not used here')),
+        },
+        recorder,
+        { attempts: 2, backoffMs: 10 },
+        undefined,
+        (change) => changes.push(change),
+      );
+      const request = persistPost(randomUUID());
+      const ref = { jobId: request.payload.jobId, step: 2 };
+      await queues.add(request);
+      await ended(recorder);
+      const error = { code: 'internal', message: 'an internal error stopped this attempt', retryable: true };
+      expect(recorder.calls).toEqual([
+        { call: 'retrying', ref, error, counted: true },
+        { call: 'failed', ref, error, counted: true },
+      ]);
+      expect(changes).toEqual([{ ref }, { ref, ended: 'failed', deliveries: [`delivery-of-${ref.jobId}`] }]);
+      expect(runs).toBe(2);
+    });
+
+    it('fails at once, recording nothing, when its commit finds the job ended', async () => {
+      const recorder = memoryRecorder();
+      const queues = run(
+        'persistence',
+        {
+          'persist-post': { inOwnCommit: async () => ({ start: 'ended' }) },
+          'persist-blog': () => Promise.reject(new Error('not used here')),
+        },
+        recorder,
+      );
+      const request = persistPost(randomUUID());
+      await queues.add(request);
+      await until(
+        () => queues.state(request),
+        (state) => state?.state === 'failed',
+      );
+      expect(await queues.state(request)).toMatchObject({
+        failedReason: `job ${request.payload.jobId} is not waiting to run; nothing to do`,
+      });
+      expect(recorder.calls).toEqual([]);
+    });
   });
 
   it('completes quietly a job that PostgreSQL says has completed already (its completion was lost)', async () => {

@@ -1,4 +1,5 @@
 import {
+  type JobCompletion,
   type JobErrorRecord,
   type JobNamesOf,
   type JobPayload,
@@ -8,6 +9,7 @@ import {
   type JobStartOutcome,
   type QueueName,
   quotaRetryAfterMs,
+  type StepCommit,
 } from '@mediaflow/domain';
 import type { Logger } from '@mediaflow/logger';
 import { contextFrom, inSpan, jobDuration, SpanKind, workerPausedSeconds } from '@mediaflow/telemetry';
@@ -33,16 +35,32 @@ const PROBE_TIMEOUT_MS = 5_000;
 
 /** A worker's handlers, one per job kind of its queue: plain async functions of (payload, deps). */
 export type HandlerMap<Q extends QueueName, Deps> = {
-  [N in JobNamesOf<Q>]: (payload: JobPayload<N>, deps: Deps) => Promise<JobResult<N>>;
+  [N in JobNamesOf<Q>]: Handler<N, Deps> | CommittingHandler<N, Deps>;
 };
+
+/** The usual handler: the runtime records the attempt's start before it runs and its end after. */
+export type Handler<N extends JobNamesOf<QueueName>, Deps> = (
+  payload: JobPayload<N>,
+  deps: Deps,
+) => Promise<JobResult<N>>;
+
+/**
+ * A handler whose own commit records its attempt's start and completion with its writes
+ * (`JobsRepository.completeInCommit`): one commit where the runtime's own records would add two. The
+ * runtime records only a failure, counting the attempt its start did not record.
+ */
+export interface CommittingHandler<N extends JobNamesOf<QueueName>, Deps> {
+  inOwnCommit: (payload: JobPayload<N>, deps: Deps) => Promise<StepCommit<JobResult<N>>>;
+}
 
 /** Where a job's state is kept as it moves (the jobs table); the poller reads it from there. */
 export interface JobStateRecorder {
   markActive(ref: JobRef): Promise<JobStartOutcome>;
-  /** Answers whether this completed the whole job (a submission completes with its last step). */
-  markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<boolean>;
-  markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void>;
-  markFailed(ref: JobRef, error: JobErrorRecord): Promise<void>;
+  markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<JobCompletion>;
+  /** With `countAttempt`, the attempt is counted here: its start was not recorded (a committing handler). */
+  markRetrying(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<void>;
+  /** Answers the ids of the webhook deliveries its commit wrote. */
+  markFailed(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<string[]>;
   /** Back to queued with `note` (its attempt taken back when `uncount`), unless it has moved since `since`. */
   markWaiting(ref: JobRef, note: JobErrorRecord, options: { since: Date; uncount: boolean }): Promise<void>;
   /** Resolves when the record answers; throws while it cannot be reached. */
@@ -74,6 +92,8 @@ export interface WorkerOptions<Q extends QueueName, Deps> {
 export interface JobChange {
   ref: JobRef;
   ended?: 'completed' | 'failed';
+  /** The webhook deliveries the change's commit wrote (a job's end), to be queued. */
+  deliveries?: string[];
 }
 
 /**
@@ -107,10 +127,10 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   watchRedis(options.connection, options.queue, logger);
 
   /** Tells the listener of a committed change; its failure is logged, never the job's. */
-  const changed = async (ref: JobRef, ended?: JobChange['ended']): Promise<void> => {
+  const changed = async (ref: JobRef, ended?: JobChange['ended'], deliveries: string[] = []): Promise<void> => {
     if (!options.onChange) return;
     try {
-      await options.onChange(ended ? { ref, ended } : { ref });
+      await options.onChange(ended ? { ref, ended, deliveries } : { ref });
     } catch (err) {
       logger.warn({ err, ...ref }, 'could not announce a change of job state');
     }
@@ -152,12 +172,15 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
   };
 
   const runAttempt = async (job: Job<JobRefPayload>, token: string | undefined): Promise<unknown> => {
+    // The job's data is its kind's payload: BullMQ gives it untyped.
     const handler = handlers[job.name as JobNamesOf<Q>] as
       | ((payload: unknown, deps: Deps) => Promise<JobResult<JobNamesOf<Q>>>)
+      | { inOwnCommit: (payload: unknown, deps: Deps) => Promise<StepCommit<JobResult<JobNamesOf<Q>>>> }
       | undefined;
     const ref = { jobId: job.data.jobId, ...(job.data.step !== undefined ? { step: job.data.step } : {}) };
     const attempt = job.attemptsMade + 1;
     const log = logger.child({ ...ref, job: job.name, attempt, requestId: job.data.context?.requestId });
+    /** Whether the attempt's start, and so the attempt, has been recorded. */
     let started = false;
     /** A recording that failed: the database's outage, or a real failure of the attempt. */
     const recordingFailed = async (error: unknown): Promise<never> => {
@@ -165,27 +188,39 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       log.error({ err: error }, 'could not record the job state');
       throw error;
     };
+    /** The job's record says there is nothing to run. */
+    const notToRun = (start: Exclude<JobStartOutcome, 'started'>): undefined => {
+      // Completed already: BullMQ lost the completion (a Redis outage) and offers the job again.
+      if (start === 'completed') return undefined;
+      // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has failed: no work to do.
+      throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
+    };
 
     if (!handler) {
       // A worker deployed out of step with the job contracts: the job fails, and its poller hears why.
       const message = `queue "${options.queue}" has no handler for job "${job.name}"`;
-      await recorder.markFailed(ref, { code: 'internal', message, retryable: false }).catch(recordingFailed);
-      await changed(ref, 'failed');
+      const failure = { code: 'internal' as const, message, retryable: false };
+      const deliveries = await recorder.markFailed(ref, failure).catch(recordingFailed);
+      await changed(ref, 'failed', deliveries);
       throw new UnrecoverableError(message);
     }
-    const start = await recorder.markActive(ref).catch(recordingFailed);
-    // Completed already: BullMQ lost the completion (a Redis outage) and offers the job again.
-    if (start === 'completed') return undefined;
-    // Its row is gone (queueing it "failed" and the gateway withdrew it) or it has failed: no work to do.
-    if (start === 'ended') throw new UnrecoverableError(`job ${ref.jobId} is not waiting to run; nothing to do`);
-    started = true;
-    await changed(ref);
+    // A committing handler's start is recorded with its end, in its own commit.
+    if (typeof handler === 'function') {
+      const start = await recorder.markActive(ref).catch(recordingFailed);
+      if (start !== 'started') return notToRun(start);
+      started = true;
+      await changed(ref);
+    }
 
     log.info('job started');
     const stopTimer = jobDuration.startTimer({ kind: job.name });
-    let result: JobResult<JobNamesOf<Q>>;
+    // A committing handler answers how its commit recorded the attempt; the runtime records the others'.
+    let ran: StepCommit<JobResult<JobNamesOf<Q>>> | { start: 'started'; result: JobResult<JobNamesOf<Q>> };
     try {
-      result = await handler(job.data, deps);
+      ran =
+        typeof handler === 'function'
+          ? { start: 'started', result: await handler(job.data, deps) }
+          : await handler.inOwnCommit(job.data, deps);
     } catch (error) {
       const quotaMs = quotaRetryAfterMs(error, DEFAULT_QUOTA_WAIT_MS);
       if (quotaMs !== undefined && Date.now() - job.timestamp < MAX_QUOTA_WAIT_MS) {
@@ -196,7 +231,7 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
           'provider quota out: the queue waits, and the job runs again without counting an attempt',
         );
         const note = { code: 'provider_quota' as const, message: (error as Error).message, retryable: true };
-        await recorder.markWaiting(ref, note, { since: new Date(), uncount: true }).catch(recordingFailed);
+        await recorder.markWaiting(ref, note, { since: new Date(), uncount: started }).catch(recordingFailed);
         await changed(ref);
         await limiter.rateLimit(waitMs);
         workerPausedSeconds.inc({ queue: options.queue, cause: `quota:${providerOf(error)}` }, waitMs / 1000);
@@ -209,14 +244,16 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       const failure = describeFailure(error, job.data.context?.requestId);
       const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
       stopTimer({ outcome: final ? 'failed' : 'retry' });
+      // A committing handler's failure left no record of its start: the attempt is counted with it.
+      const count = { countAttempt: !started };
       // Logged before it is recorded: recording needs PostgreSQL, which may be what failed.
       if (final) {
         log.error({ err: error, code: failure.code }, 'job failed');
-        await recorder.markFailed(ref, failure).catch(recordingFailed);
-        await changed(ref, 'failed');
+        const deliveries = await recorder.markFailed(ref, failure, count).catch(recordingFailed);
+        await changed(ref, 'failed', deliveries);
       } else {
         log.warn({ err: error, code: failure.code }, 'job attempt failed; it will be retried');
-        await recorder.markRetrying(ref, failure).catch(recordingFailed);
+        await recorder.markRetrying(ref, failure, count).catch(recordingFailed);
         await changed(ref);
       }
       if (!failure.retryable && !(error instanceof UnrecoverableError)) {
@@ -224,11 +261,13 @@ export function startWorker<Q extends QueueName, Deps>(options: WorkerOptions<Q,
       }
       throw error;
     }
-    const jobCompleted = await recorder.markCompleted(ref, result).catch(recordingFailed);
-    await changed(ref, jobCompleted ? 'completed' : undefined);
+    if (ran.start !== 'started') return notToRun(ran.start);
+    const completion: JobCompletion =
+      'completion' in ran ? ran.completion : await recorder.markCompleted(ref, ran.result).catch(recordingFailed);
+    await changed(ref, completion.jobCompleted ? 'completed' : undefined, completion.deliveries);
     stopTimer({ outcome: 'completed' });
     log.info('job completed');
-    return result;
+    return ran.result;
   };
   // Each attempt is a span that continues the trace of the request the job came from.
   const run = (job: Job<JobRefPayload>, token?: string): Promise<unknown> =>

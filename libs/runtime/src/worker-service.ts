@@ -1,5 +1,5 @@
 import { type Config, loadConfigOrExit } from '@mediaflow/config';
-import { createDb, type Db, JobsRepository, pingDatabase, WebhooksRepository } from '@mediaflow/db';
+import { createDb, type Db, JobsRepository, pingDatabase } from '@mediaflow/db';
 import { SERVICE_QUEUES, type WorkerServiceName } from '@mediaflow/domain';
 import { createLogger, type Logger } from '@mediaflow/logger';
 import {
@@ -72,7 +72,7 @@ export function startWorkerService<S extends WorkerServiceName, Deps>(
   // Every committed change of a job's state, told to the gateways' event streams (job-events.ts).
   const announceChange = jobEventsPublisher(clients.connection, config.queuePrefix);
   // A job's end queues the webhook deliveries its commit wrote (dispatch-webhooks.ts).
-  const sendWebhooks = dispatchWebhooks({ deliveries: new WebhooksRepository(clients.db), queues: clients.queues });
+  const sendWebhooks = dispatchWebhooks({ queues: clients.queues });
   logger.info(
     { concurrency },
     `${definition.service} worker starting${definition.describe ? `: ${definition.describe(deps, clients)}` : ''}`,

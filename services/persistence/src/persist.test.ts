@@ -1,5 +1,6 @@
 import type { BlogRow, NewBlog, NewMedia, NewPost, PostWithMedia } from '@mediaflow/db';
 import {
+  type JobRef,
   PermanentJobError,
   type PersistBlogPayload,
   type PersistPostPayload,
@@ -7,7 +8,7 @@ import {
 } from '@mediaflow/domain';
 import { describe, expect, it } from 'vitest';
 import { handlers } from './handlers.ts';
-import { type PersistenceDeps, persistBlog, persistPost } from './persist.ts';
+import { type PersistenceDeps, type PersistenceRepositories, persistBlog, persistPost } from './persist.ts';
 
 const image = (name: string): StoredMedia => ({
   provider: 'cloudinary',
@@ -36,7 +37,7 @@ function fakes(promoted: Map<number, StoredMedia>, contents: Record<string, stri
   const posts: Array<{ post: NewPost; media: NewMedia[] }> = [];
   const blogs: NewBlog[] = [];
   const asked: string[] = [];
-  const deps: PersistenceDeps = {
+  const deps: PersistenceRepositories = {
     jobs: {
       promotedMedia: async (jobId) => {
         asked.push(jobId);
@@ -91,9 +92,28 @@ const blogPayload = (overrides: Partial<PersistBlogPayload> = {}): PersistBlogPa
 });
 
 describe('persistence handlers', () => {
-  it('are the handlers of the persist jobs', () => {
-    expect(handlers['persist-post']).toBe(persistPost);
-    expect(handlers['persist-blog']).toBe(persistBlog);
+  it("write each record in its step's own commit, with the repositories that commit is bound to", async () => {
+    const { deps: repositories, posts, blogs } = fakes(new Map([[0, image('a')]]));
+    const refs: JobRef[] = [];
+    const deps: PersistenceDeps = {
+      inStepCommit: async (ref, write) => {
+        refs.push(ref);
+        const result = await write(repositories);
+        return { start: 'started', result, completion: { jobCompleted: true, deliveries: [] } };
+      },
+    };
+    const { 'persist-post': post, 'persist-blog': blog } = handlers;
+    if (typeof post === 'function' || typeof blog === 'function') throw new Error('a handler that does not commit');
+    const posted = await post.inOwnCommit(postPayload({ mediaSteps: [0] }), deps);
+    expect(posted).toMatchObject({ start: 'started', result: { postId: 'post-of-job-1' } });
+    const blogged = await blog.inOwnCommit(blogPayload({ bannerStep: 0, featuredStep: null }), deps);
+    expect(blogged).toMatchObject({ start: 'started', result: { blogId: 'blog-of-job-2' } });
+    expect(refs).toEqual([
+      expect.objectContaining({ jobId: 'job-1', step: 3 }),
+      expect.objectContaining({ jobId: 'job-2', step: 2 }),
+    ]);
+    expect(posts).toHaveLength(1);
+    expect(blogs).toHaveLength(1);
   });
 });
 

@@ -1,22 +1,41 @@
 import type { BlogsRepository, JobsRepository, PostsRepository } from '@mediaflow/db';
 import {
+  type JobRef,
   PermanentJobError,
   type PersistBlogPayload,
   type PersistBlogResult,
   type PersistPostPayload,
   type PersistPostResult,
+  type StepCommit,
+  type StepResult,
   type StoredMedia,
 } from '@mediaflow/domain';
 import { inSpan, SpanKind } from '@mediaflow/telemetry';
 
-export interface PersistenceDeps {
+/** What persisting reads and writes. */
+export interface PersistenceRepositories {
   jobs: Pick<JobsRepository, 'promotedMedia' | 'blogContent'>;
   posts: Pick<PostsRepository, 'createOnce'>;
   blogs: Pick<BlogsRepository, 'createOnce'>;
 }
 
+export interface PersistenceDeps {
+  /**
+   * Runs `write` on repositories bound to one transaction that also records the step's start and its
+   * completion, with the job's (JobsRepository.completeInCommit): a submission's record, its media, its
+   * job's end and its webhook deliveries are one commit.
+   */
+  inStepCommit<R extends StepResult>(
+    ref: JobRef,
+    write: (repositories: PersistenceRepositories) => Promise<R>,
+  ): Promise<StepCommit<R>>;
+}
+
 /** The post and its media rows, in one transaction, written once per submission however often it runs. */
-export async function persistPost(payload: PersistPostPayload, deps: PersistenceDeps): Promise<PersistPostResult> {
+export async function persistPost(
+  payload: PersistPostPayload,
+  deps: PersistenceRepositories,
+): Promise<PersistPostResult> {
   const promoted = await promotedMedia(payload.jobId, payload.mediaSteps, deps);
   const post = await inSpan('db write post', { kind: SpanKind.CLIENT, attributes: { 'db.system': 'postgresql' } }, () =>
     deps.posts.createOnce(
@@ -46,7 +65,10 @@ export async function persistPost(payload: PersistPostPayload, deps: Persistence
  * The blog row, written once per submission however often it runs. Its content comes from the job's row
  * in PostgreSQL, not from the queue, which carries ids and small fields only.
  */
-export async function persistBlog(payload: PersistBlogPayload, deps: PersistenceDeps): Promise<PersistBlogResult> {
+export async function persistBlog(
+  payload: PersistBlogPayload,
+  deps: PersistenceRepositories,
+): Promise<PersistBlogResult> {
   const steps = [payload.bannerStep, payload.featuredStep].filter((step): step is number => step !== null);
   const promoted = new Map((await promotedMedia(payload.jobId, steps, deps)).map((media, i) => [steps[i], media]));
   const content = await deps.jobs.blogContent(payload.jobId);
@@ -72,7 +94,7 @@ export async function persistBlog(payload: PersistBlogPayload, deps: Persistence
 }
 
 /** The results of the submission's promotion steps, in the order asked. */
-async function promotedMedia(jobId: string, steps: number[], deps: PersistenceDeps): Promise<StoredMedia[]> {
+async function promotedMedia(jobId: string, steps: number[], deps: PersistenceRepositories): Promise<StoredMedia[]> {
   const results = await deps.jobs.promotedMedia(jobId);
   return steps.map((step) => {
     const media = results.get(step);

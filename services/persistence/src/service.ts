@@ -9,9 +9,13 @@ export const persistenceService: WorkerService<'persistence', PersistenceDeps> =
   handlers,
   concurrency: (config) => config.persistenceConcurrency,
   shutdownDeadlineMs: 30_000,
-  buildDeps: ({ db }) => ({
-    jobs: new JobsRepository(db),
-    posts: new PostsRepository(db),
-    blogs: new BlogsRepository(db),
-  }),
+  buildDeps: ({ db }) => {
+    const jobs = new JobsRepository(db);
+    return {
+      inStepCommit: (ref, write) =>
+        jobs.completeInCommit({ jobId: ref.jobId, step: ref.step }, (trx) =>
+          write({ jobs: new JobsRepository(trx), posts: new PostsRepository(trx), blogs: new BlogsRepository(trx) }),
+        ),
+    };
+  },
 };

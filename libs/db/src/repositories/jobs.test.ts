@@ -726,13 +726,13 @@ describe('JobsRepository', () => {
       await jobs.markActive({ jobId: id, step: 1 });
       await jobs.markCompleted({ jobId: id, step: 1 }, stored('b.jpg'));
       await jobs.markActive({ jobId: id, step: 0 });
-      expect(await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'))).toBe(false);
+      expect((await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'))).jobCompleted).toBe(false);
       let row = await job(id);
       expect(row).toMatchObject({ status: 'active', result: null, finishedAt: null });
 
       const written = { postId: randomUUID(), media: [{ id: randomUUID(), url: 'u', type: 'image' as const }] };
       await jobs.markActive({ jobId: id, step: 2 });
-      expect(await jobs.markCompleted({ jobId: id, step: 2 }, written)).toBe(true);
+      expect((await jobs.markCompleted({ jobId: id, step: 2 }, written)).jobCompleted).toBe(true);
       row = await job(id);
       expect(row).toMatchObject({ status: 'completed', result: written, error: null });
       expect(row.finishedAt).toBeInstanceOf(Date);
@@ -754,6 +754,82 @@ describe('JobsRepository', () => {
       await jobs.markCompleted({ jobId: id, step: 0 }, stored('a.jpg'));
       expect((await steps(id))[0]).toMatchObject({ state: 'completed', error: null, result: stored('a.jpg') });
       expect((await job(id)).status).toBe('queued');
+    });
+  });
+
+  describe('completeInCommit', () => {
+    const written = { postId: randomUUID(), media: [] };
+    /** A row `work` writes, to see whether it committed. */
+    const userExists = async (id: string) =>
+      (await database.db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+    /** The submission's promote steps completed, as the flow runs its last step only then. */
+    async function promoted(id: string, count: number): Promise<void> {
+      for (let step = 0; step < count; step++) {
+        await jobs.markActive({ jobId: id, step });
+        await jobs.markCompleted({ jobId: id, step }, stored(`${step}.jpg`));
+      }
+    }
+
+    it("commits the work with the step's start and end and the job's, counting the attempt once", async () => {
+      const owner = await newOwner();
+      const id = await createSubmission(owner, ['media[0] a.jpg']);
+      await promoted(id, 1);
+      const user = `user-${randomUUID()}`;
+      const commit = await jobs.completeInCommit({ jobId: id, step: 1 }, async (trx) => {
+        await trx.insertInto('users').values({ id: user }).execute();
+        return written;
+      });
+      expect(commit).toEqual({ start: 'started', result: written, completion: { jobCompleted: true, deliveries: [] } });
+      expect(await userExists(user)).toBe(true);
+      expect(await job(id)).toMatchObject({ status: 'completed', result: written, attempts: 2 });
+      expect((await steps(id))[1]).toMatchObject({ state: 'completed', result: written, attempts: 1, error: null });
+    });
+
+    it('writes nothing of an attempt whose work throws; its failure is then recorded with the attempt counted', async () => {
+      const id = await createSubmission(await newOwner(), ['media[0] a.jpg']);
+      await promoted(id, 1);
+      const user = `user-${randomUUID()}`;
+      const failing = jobs.completeInCommit({ jobId: id, step: 1 }, async (trx) => {
+        await trx.insertInto('users').values({ id: user }).execute();
+        throw new Error('the brand is gone');
+      });
+      await expect(failing).rejects.toThrow('the brand is gone');
+      expect(await userExists(user)).toBe(false);
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 1 });
+      expect((await steps(id))[1]).toMatchObject({ state: 'queued', attempts: 0 });
+
+      const error = { code: 'internal' as const, message: 'x', retryable: true };
+      await jobs.markRetrying({ jobId: id, step: 1 }, error, { countAttempt: true });
+      expect(await job(id)).toMatchObject({ status: 'active', attempts: 2 });
+      expect((await steps(id))[1]).toMatchObject({ state: 'queued', attempts: 1, error });
+      await jobs.markFailed({ jobId: id, step: 1 }, error, { countAttempt: true });
+      expect(await job(id)).toMatchObject({ status: 'failed', attempts: 3 });
+      expect((await steps(id))[1]).toMatchObject({ state: 'failed', attempts: 2 });
+    });
+
+    it('runs no work for a job that has completed or failed, and says which', async () => {
+      const owner = await newOwner();
+      const done = await createGeneration(owner);
+      await jobs.markCompleted({ jobId: done }, generated());
+      const failed = await createGeneration(owner);
+      await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'x', retryable: false });
+      let ran = 0;
+      const work = async () => {
+        ran += 1;
+        return generated();
+      };
+      expect(await jobs.completeInCommit({ jobId: done }, work)).toEqual({ start: 'completed' });
+      expect(await jobs.completeInCommit({ jobId: failed }, work)).toEqual({ start: 'ended' });
+      expect(await jobs.completeInCommit({ jobId: randomUUID() }, work)).toEqual({ start: 'ended' });
+      expect(ran).toBe(0);
+    });
+
+    it('completes a job without steps in one commit, counting its attempt', async () => {
+      const id = await createGeneration(await newOwner());
+      const result = generated();
+      const commit = await jobs.completeInCommit({ jobId: id }, async () => result);
+      expect(commit).toMatchObject({ start: 'started', completion: { jobCompleted: true } });
+      expect(await job(id)).toMatchObject({ status: 'completed', result, attempts: 1 });
     });
   });
 

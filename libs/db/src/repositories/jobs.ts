@@ -1,4 +1,5 @@
 import type {
+  JobCompletion,
   JobErrorRecord,
   JobKind,
   JobName,
@@ -6,6 +7,7 @@ import type {
   JobRef,
   JobRequest,
   JobStartOutcome,
+  StepCommit,
   StepResult,
   StoredMedia,
 } from '@mediaflow/domain';
@@ -404,70 +406,87 @@ export class JobsRepository {
   }
 
   /**
-   * A job with steps completes, with its last step's result, once every step has. Answers whether this
-   * completed the whole job. The job's end writes its webhook deliveries (job.completed) in the same
-   * commit: a crash cannot leave a completed job whose webhooks are never told.
+   * A job with steps completes, with its last step's result, once every step has. The job's end writes its
+   * webhook deliveries (job.completed) in the same commit: a crash cannot leave a completed job whose
+   * webhooks are never told.
    */
-  async markCompleted(ref: JobRef, result: StepResult): Promise<boolean> {
-    const now = new Date();
-    const json = JSON.stringify(result);
-    return this.db.transaction().execute(async (trx) => {
-      if (ref.step !== undefined) {
-        await trx
-          .updateTable('job_steps')
-          .set({ state: 'completed', result: json, error: null, updatedAt: now })
-          .where('jobId', '=', ref.jobId)
-          .where('step', '=', ref.step)
-          .execute();
-        const unfinished = await trx
-          .selectFrom('job_steps')
-          .select('step')
-          .where('jobId', '=', ref.jobId)
-          .where('state', '!=', 'completed')
-          .executeTakeFirst();
-        if (unfinished) return false;
-      }
-      await trx
-        .updateTable('jobs')
-        .set({ status: 'completed', result: json, error: null, updatedAt: now, finishedAt: now })
+  async markCompleted(ref: JobRef, result: StepResult): Promise<JobCompletion> {
+    return this.db.transaction().execute((trx) => recordCompletion(trx, ref, result, { countAttempt: false }));
+  }
+
+  /**
+   * Runs `work` in the transaction that also records the step's start and its completion: one commit for
+   * the attempt's whole record, where `markActive`, the handler's writes and `markCompleted` would take
+   * three. Its start is checked as `markActive` checks it, and the job's row stays locked until the commit,
+   * so `work` should be writes to PostgreSQL only. When `work` throws, nothing of the attempt is written:
+   * its failure is recorded with its attempt counted (`markRetrying`/`markFailed` with `countAttempt`).
+   */
+  async completeInCommit<R extends StepResult>(ref: JobRef, work: (db: Db) => Promise<R>): Promise<StepCommit<R>> {
+    return this.db.transaction().execute(async (trx): Promise<StepCommit<R>> => {
+      const job = await trx
+        .selectFrom('jobs')
+        .select('status')
         .where('id', '=', ref.jobId)
-        .execute();
-      await insertDeliveries(trx, ref.jobId, 'job.completed').execute();
-      return true;
+        .forUpdate()
+        .executeTakeFirst();
+      if (job?.status === 'completed') return { start: 'completed' };
+      if (job?.status !== 'queued' && job?.status !== 'active') return { start: 'ended' };
+      const result = await work(trx);
+      const completion = await recordCompletion(trx, ref, result, { countAttempt: true });
+      return { start: 'started', result, completion };
     });
   }
 
   /** A failed attempt that will be retried: back to queued, with the reason for the poller. */
-  async markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void> {
+  async markRetrying(
+    ref: JobRef,
+    error: JobErrorRecord,
+    options: AttemptCount = { countAttempt: false },
+  ): Promise<void> {
     const json = JSON.stringify(error);
+    const count = options.countAttempt ? 1 : 0;
+    const now = new Date();
     if (ref.step !== undefined) {
-      await this.db
-        .updateTable('job_steps')
-        .set({ state: 'queued', error: json, updatedAt: new Date() })
-        .where('jobId', '=', ref.jobId)
-        .where('step', '=', ref.step)
-        .execute();
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('job_steps')
+          .set((eb) => ({ state: 'queued', error: json, attempts: eb('attempts', '+', count), updatedAt: now }))
+          .where('jobId', '=', ref.jobId)
+          .where('step', '=', ref.step as number)
+          .execute();
+        if (count > 0) await countJobAttempt(trx, ref.jobId);
+      });
       return;
     }
     await this.db
       .updateTable('jobs')
-      .set({ status: 'queued', error: json, updatedAt: new Date() })
+      .set((eb) => ({ status: 'queued', error: json, attempts: eb('attempts', '+', count), updatedAt: now }))
       .where('id', '=', ref.jobId)
       .execute();
   }
 
   /**
    * A step's final failure fails its whole job, with a message that names the step. The job's webhook
-   * deliveries (job.failed) are written in the same commit.
+   * deliveries (job.failed) are written in the same commit; answers their ids.
    */
-  async markFailed(ref: JobRef, error: JobErrorRecord): Promise<void> {
+  async markFailed(
+    ref: JobRef,
+    error: JobErrorRecord,
+    options: AttemptCount = { countAttempt: false },
+  ): Promise<string[]> {
     const now = new Date();
-    await this.db.transaction().execute(async (trx) => {
+    const count = options.countAttempt ? 1 : 0;
+    return this.db.transaction().execute(async (trx) => {
       let jobError = error;
       if (ref.step !== undefined) {
         const step = await trx
           .updateTable('job_steps')
-          .set({ state: 'failed', error: JSON.stringify(error), updatedAt: now })
+          .set((eb) => ({
+            state: 'failed',
+            error: JSON.stringify(error),
+            attempts: eb('attempts', '+', count),
+            updatedAt: now,
+          }))
           .where('jobId', '=', ref.jobId)
           .where('step', '=', ref.step)
           .returning('label')
@@ -476,10 +495,16 @@ export class JobsRepository {
       }
       await trx
         .updateTable('jobs')
-        .set({ status: 'failed', error: JSON.stringify(jobError), updatedAt: now, finishedAt: now })
+        .set((eb) => ({
+          status: 'failed',
+          error: JSON.stringify(jobError),
+          attempts: eb('attempts', '+', count),
+          updatedAt: now,
+          finishedAt: now,
+        }))
         .where('id', '=', ref.jobId)
         .execute();
-      await insertDeliveries(trx, ref.jobId, 'job.failed').execute();
+      return deliveryIds(await insertDeliveries(trx, ref.jobId, 'job.failed').returning('id').execute());
     });
   }
 
@@ -547,6 +572,78 @@ export class JobsRepository {
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
+}
+
+/**
+ * Whether recording an attempt's outcome also counts the attempt: it does when its start was not recorded
+ * on its own (a step that commits its start with its end, `completeInCommit`).
+ */
+interface AttemptCount {
+  countAttempt: boolean;
+}
+
+/**
+ * The step's completion (with the job's, once every step has completed) and the job's webhook
+ * deliveries, inside the caller's transaction.
+ */
+async function recordCompletion(
+  trx: Db,
+  ref: JobRef,
+  result: StepResult,
+  options: AttemptCount,
+): Promise<JobCompletion> {
+  const now = new Date();
+  const json = JSON.stringify(result);
+  const count = options.countAttempt ? 1 : 0;
+  if (ref.step !== undefined) {
+    await trx
+      .updateTable('job_steps')
+      .set((eb) => ({
+        state: 'completed',
+        result: json,
+        error: null,
+        attempts: eb('attempts', '+', count),
+        updatedAt: now,
+      }))
+      .where('jobId', '=', ref.jobId)
+      .where('step', '=', ref.step)
+      .execute();
+    if (count > 0) await countJobAttempt(trx, ref.jobId);
+    const unfinished = await trx
+      .selectFrom('job_steps')
+      .select('step')
+      .where('jobId', '=', ref.jobId)
+      .where('state', '!=', 'completed')
+      .executeTakeFirst();
+    if (unfinished) return { jobCompleted: false, deliveries: [] };
+  }
+  await trx
+    .updateTable('jobs')
+    .set((eb) => ({
+      status: 'completed',
+      result: json,
+      error: null,
+      attempts: eb('attempts', '+', ref.step === undefined ? count : 0),
+      updatedAt: now,
+      finishedAt: now,
+    }))
+    .where('id', '=', ref.jobId)
+    .execute();
+  const deliveries = await insertDeliveries(trx, ref.jobId, 'job.completed').returning('id').execute();
+  return { jobCompleted: true, deliveries: deliveryIds(deliveries) };
+}
+
+/** One more attempt on the job's row, for an attempt of one of its steps. */
+async function countJobAttempt(trx: Db, jobId: string): Promise<void> {
+  await trx
+    .updateTable('jobs')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('id', '=', jobId)
+    .execute();
+}
+
+function deliveryIds(rows: Array<{ id: string }>): string[] {
+  return rows.map(({ id }) => id);
 }
 
 /** A job's row as its insert takes it: its plan serialized, and its in-flight cap. */

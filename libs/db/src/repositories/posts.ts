@@ -1,5 +1,5 @@
 import type { StoreProvider } from '@mediaflow/domain';
-import type { Db } from '../client.ts';
+import { type Db, inTransaction } from '../client.ts';
 import type { MediaType } from '../schema.ts';
 import type { Cursor } from './cursor.ts';
 
@@ -39,12 +39,12 @@ export class PostsRepository {
   }
 
   /**
-   * The post and its media rows in one transaction, answered from what the inserts return (no reads
-   * after it). Idempotent per submission job: a second run (a retry, a worker that died after the commit)
-   * finds the first run's post and writes nothing.
+   * The post and its media rows in one transaction (the caller's, when the repository is bound to one),
+   * answered from what the inserts return (no reads after it). Idempotent per submission job: a second run
+   * (a retry, a worker that died after the commit) finds the first run's post and writes nothing.
    */
   async createOnce(post: NewPost, media: NewMedia[]): Promise<PostWithMedia> {
-    const created = await this.db.transaction().execute(async (trx) => {
+    const created = await inTransaction(this.db, async (trx) => {
       const inserted = await trx
         .insertInto('posts')
         .values(post)

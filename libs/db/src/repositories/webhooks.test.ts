@@ -96,22 +96,25 @@ describe('WebhooksRepository', () => {
     await newWebhook(bob);
 
     const completed = await newJob(alice);
-    expect(await jobs.markCompleted({ jobId: completed }, completedResult)).toBe(true);
+    const completion = await jobs.markCompleted({ jobId: completed }, completedResult);
+    expect(completion).toEqual({ jobCompleted: true, deliveries: [expect.any(String)] });
     expect(await deliveriesOf(completed)).toEqual([
       { webhookId: both.id, event: 'job.completed', status: 'pending', attempt: 0 },
     ]);
 
     const failed = await newJob(alice);
-    await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'boom', retryable: false });
+    const written = await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'boom', retryable: false });
+    expect(written).toHaveLength(2);
     expect(await deliveriesOf(failed)).toEqual(
       [both, failedOnly]
         .map(({ id }) => ({ webhookId: id, event: 'job.failed', status: 'pending', attempt: 0 }))
         .sort((a, b) => a.webhookId.localeCompare(b.webhookId)),
     );
     // Failing again (a second failed step, or a retry by an admin that fails) writes no second delivery.
-    await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'again', retryable: false });
+    expect(await jobs.markFailed({ jobId: failed }, { code: 'internal', message: 'again', retryable: false })).toEqual(
+      [],
+    );
     expect(await deliveriesOf(failed)).toHaveLength(2);
-    expect(new Set(await webhooks.pendingForJob(failed)).size).toBe(2);
   });
 
   it('writes nothing for a step that does not end its job, and the completed event once the last step does', async () => {
@@ -126,9 +129,9 @@ describe('WebhooksRepository', () => {
       resourceType: 'image',
       format: 'jpg',
     } as const;
-    expect(await jobs.markCompleted({ jobId: job, step: 0 }, media)).toBe(false);
+    expect(await jobs.markCompleted({ jobId: job, step: 0 }, media)).toEqual({ jobCompleted: false, deliveries: [] });
     expect(await deliveriesOf(job)).toEqual([]);
-    expect(await jobs.markCompleted({ jobId: job, step: 1 }, media)).toBe(true);
+    expect((await jobs.markCompleted({ jobId: job, step: 1 }, media)).jobCompleted).toBe(true);
     expect(await deliveriesOf(job)).toEqual([
       { webhookId: hook.id, event: 'job.completed', status: 'pending', attempt: 0 },
     ]);
@@ -137,7 +140,7 @@ describe('WebhooksRepository', () => {
   it('a job whose owner has no webhook ends as before', async () => {
     const carol = await newUser();
     const job = await newJob(carol);
-    expect(await jobs.markCompleted({ jobId: job }, completedResult)).toBe(true);
+    expect(await jobs.markCompleted({ jobId: job }, completedResult)).toEqual({ jobCompleted: true, deliveries: [] });
     expect(await deliveriesOf(job)).toEqual([]);
     expect((await jobs.findById(job))?.status).toBe('completed');
   });
@@ -146,8 +149,9 @@ describe('WebhooksRepository', () => {
     const alice = await newUser();
     const hook = await newWebhook(alice);
     const job = await newJob(alice);
-    await jobs.markCompleted({ jobId: job }, completedResult);
-    const [id] = await webhooks.pendingForJob(job);
+    const {
+      deliveries: [id],
+    } = await jobs.markCompleted({ jobId: job }, completedResult);
     if (!id) throw new Error('no delivery');
 
     expect(await webhooks.findDelivery(id)).toEqual({
@@ -190,22 +194,25 @@ describe('WebhooksRepository', () => {
     });
 
     expect(await recorder.markActive(ref)).toBe('started');
-    expect(await recorder.markCompleted(ref, { statusCode: 204, durationMs: 7 })).toBe(true);
+    expect(await recorder.markCompleted(ref, { statusCode: 204, durationMs: 7 })).toEqual({
+      jobCompleted: true,
+      deliveries: [],
+    });
     [view] = (await webhooks.deliveriesForOwner(hook.id, alice, 100)) ?? [];
     expect(view).toMatchObject({ status: 'delivered', attempt: 2, statusCode: 204, durationMs: 7, error: null });
     // Offered again (its completion lost by the queue): nothing to send.
     expect(await recorder.markActive(ref)).toBe('completed');
-    expect(await webhooks.pendingForJob(job)).toEqual([]);
   });
 
   it('a failed delivery is not started again; one waiting for the database gets its attempt back', async () => {
     const alice = await newUser();
     await newWebhook(alice);
     const [failedJob, waitingJob] = [await newJob(alice), await newJob(alice)];
-    await jobs.markFailed({ jobId: failedJob }, { code: 'internal', message: 'x', retryable: false });
-    await jobs.markFailed({ jobId: waitingJob }, { code: 'internal', message: 'x', retryable: false });
-    const [failed] = await webhooks.pendingForJob(failedJob);
-    const [waiting] = await webhooks.pendingForJob(waitingJob);
+    const [failed] = await jobs.markFailed({ jobId: failedJob }, { code: 'internal', message: 'x', retryable: false });
+    const [waiting] = await jobs.markFailed(
+      { jobId: waitingJob },
+      { code: 'internal', message: 'x', retryable: false },
+    );
     if (!failed || !waiting) throw new Error('no deliveries');
 
     await recorder.markActive({ jobId: failed });
@@ -242,8 +249,7 @@ describe('WebhooksRepository', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const job = await newJob(alice);
-      await jobs.markFailed({ jobId: job }, { code: 'internal', message: 'x', retryable: false });
-      ids.push(...(await webhooks.pendingForJob(job)));
+      ids.push(...(await jobs.markFailed({ jobId: job }, { code: 'internal', message: 'x', retryable: false })));
     }
     const before = new Date(Date.now() + 1_000);
     const all = (await webhooks.unfinishedBefore(before, 1_000)).map(({ id }) => id);

@@ -1,5 +1,6 @@
 import type {
   DeliverWebhookResult,
+  JobCompletion,
   JobErrorRecord,
   JobRef,
   JobStartOutcome,
@@ -153,18 +154,6 @@ export class WebhooksRepository {
     return { ...delivery, webhook: { id: webhookId, ownerId, url, secret, deletedAt } };
   }
 
-  /** The ids of a job's deliveries waiting to be sent: what its end queues. */
-  async pendingForJob(jobId: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom('webhook_deliveries')
-      .select('id')
-      .where('jobId', '=', jobId)
-      .where('status', '=', 'pending')
-      .orderBy('createdAt')
-      .execute();
-    return rows.map(({ id }) => id);
-  }
-
   /**
    * Deliveries not yet sent (pending, or delivering when a worker died) and untouched since `before`, oldest
    * first, `limit` at most, after the one given (`after`, to page through them): for the reconciler, which
@@ -241,7 +230,8 @@ export class WebhookDeliveryRecorder {
     return row?.status === 'delivered' ? 'completed' : 'ended';
   }
 
-  async markCompleted(ref: JobRef, result: DeliverWebhookResult): Promise<boolean> {
+  /** A delivery is a job of its own, and its end writes no delivery. */
+  async markCompleted(ref: JobRef, result: DeliverWebhookResult): Promise<JobCompletion> {
     await this.db
       .updateTable('webhook_deliveries')
       .set({
@@ -253,15 +243,16 @@ export class WebhookDeliveryRecorder {
       })
       .where('id', '=', ref.jobId)
       .execute();
-    return true;
+    return { jobCompleted: true, deliveries: [] };
   }
 
-  async markRetrying(ref: JobRef, error: JobErrorRecord): Promise<void> {
-    await this.setStatus(ref, 'pending', error.message);
+  async markRetrying(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<void> {
+    await this.setStatus(ref, 'pending', error.message, options?.countAttempt ?? false);
   }
 
-  async markFailed(ref: JobRef, error: JobErrorRecord): Promise<void> {
-    await this.setStatus(ref, 'failed', error.message);
+  async markFailed(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<string[]> {
+    await this.setStatus(ref, 'failed', error.message, options?.countAttempt ?? false);
+    return [];
   }
 
   /** Back to pending (its attempt taken back when `uncount`), unless it has moved since `since`. */
@@ -285,10 +276,16 @@ export class WebhookDeliveryRecorder {
     await pingDatabase(this.db);
   }
 
-  private async setStatus(ref: JobRef, status: WebhookDeliveryStatus, error: string): Promise<void> {
+  private async setStatus(
+    ref: JobRef,
+    status: WebhookDeliveryStatus,
+    error: string,
+    countAttempt: boolean,
+  ): Promise<void> {
+    const count = countAttempt ? 1 : 0;
     await this.db
       .updateTable('webhook_deliveries')
-      .set({ status, error, updatedAt: new Date() })
+      .set((eb) => ({ status, error, attempt: eb('attempt', '+', count), updatedAt: new Date() }))
       .where('id', '=', ref.jobId)
       .execute();
   }
