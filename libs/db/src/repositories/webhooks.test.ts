@@ -230,6 +230,23 @@ describe('WebhooksRepository', () => {
     await expect(recorder.ping()).resolves.toBeUndefined();
   });
 
+  it('counts the attempt with a failure recorded for an attempt whose start was not (countAttempt)', async () => {
+    const alice = await newUser();
+    await newWebhook(alice);
+    const [id] = await jobs.markFailed(
+      { jobId: await newJob(alice) },
+      { code: 'internal', message: 'x', retryable: false },
+    );
+    if (!id) throw new Error('no delivery');
+    const error = { code: 'provider_unavailable' as const, message: 'answered 503', retryable: true };
+    await recorder.markRetrying({ jobId: id }, error, { countAttempt: true });
+    expect(await webhooks.findDelivery(id)).toMatchObject({ status: 'pending', attempt: 1 });
+    await recorder.markRetrying({ jobId: id }, error);
+    expect(await webhooks.findDelivery(id)).toMatchObject({ status: 'pending', attempt: 1 });
+    expect(await recorder.markFailed({ jobId: id }, error, { countAttempt: true })).toEqual([]);
+    expect(await webhooks.findDelivery(id)).toMatchObject({ status: 'failed', attempt: 2 });
+  });
+
   it('lists the last deliveries newest first, up to the limit', async () => {
     const alice = await newUser();
     const hook = await newWebhook(alice);
