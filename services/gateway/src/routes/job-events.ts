@@ -1,4 +1,4 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { jobEventStreams } from '@mediaflow/telemetry';
 import { Type } from 'typebox';
@@ -34,10 +34,16 @@ export const jobEventsRoute: FastifyPluginAsyncTypebox<JobEventsRouteOptions> = 
   const keepAliveMs = options.keepAliveMs ?? KEEP_ALIVE_MS;
   // Open streams, ended when the server closes: their clients reconnect (with Last-Event-ID) elsewhere,
   // rather than holding the shutdown until its deadline.
-  const open = new Set<() => void>();
+  const open = new Map<() => void, (text: string) => void>();
   app.addHook('preClose', async () => {
-    for (const end of [...open]) end();
+    for (const end of [...open.keys()]) end();
   });
+  // One timer for every open stream, not one each: thousands of streams are thousands of timers otherwise.
+  const keepAlive = setInterval(() => {
+    for (const write of open.values()) write(KEEP_ALIVE);
+  }, keepAliveMs);
+  keepAlive.unref();
+  app.addHook('onClose', async () => clearInterval(keepAlive));
 
   app.get(
     '/jobs/:jobId/events',
@@ -79,12 +85,19 @@ export const jobEventsRoute: FastifyPluginAsyncTypebox<JobEventsRouteOptions> = 
       config: { eventsToken: true },
     },
     async (request, reply) => {
-      const stream = new PassThrough();
+      // A bare Readable, pushed to: lighter than a PassThrough (no writable side) at thousands of streams.
+      const stream = new Readable({ read() {} });
+      let ended = false;
       let wrote = false;
       const write = (text: string) => {
-        if (stream.writableEnded || stream.destroyed) return;
+        if (ended || stream.destroyed) return;
         wrote = true;
-        stream.write(text);
+        stream.push(text);
+      };
+      const finish = () => {
+        if (ended) return;
+        ended = true;
+        stream.push(null);
       };
       // As GET /api/jobs/:jobId serializes it, so that both answers, and their ids, are the same.
       const serialize = reply.compileSerializationSchema(STATUS_SCHEMA) as (job: unknown) => string;
@@ -97,7 +110,7 @@ export const jobEventsRoute: FastifyPluginAsyncTypebox<JobEventsRouteOptions> = 
           ...(lastEventId ? { lastEventId } : {}),
           serialize,
           send: (event) => write(frame(event)),
-          end: () => stream.end(),
+          end: finish,
         });
       } catch (error) {
         stream.destroy();
@@ -108,21 +121,18 @@ export const jobEventsRoute: FastifyPluginAsyncTypebox<JobEventsRouteOptions> = 
         return reply.code(204).send(null);
       }
 
-      const timer = setInterval(() => write(KEEP_ALIVE), keepAliveMs);
       const end = () => {
         following.close();
-        stream.end();
+        finish();
       };
-      open.add(end);
+      open.set(end, write);
       jobEventStreams.inc();
       // Ended (the final event, the server closing) or destroyed (the client went away): stop following.
       stream.once('close', () => {
-        clearInterval(timer);
         following.close();
         open.delete(end);
         jobEventStreams.dec();
       });
-      stream.once('finish', () => clearInterval(timer));
       // The headers go out with the first bytes: when the client has the current state already, a comment.
       if (!wrote) write(KEEP_ALIVE);
       return (
