@@ -116,6 +116,8 @@ interface ScaleResult {
   generator: number;
   /** Each round's ratio of the pipeline to its baseline: generations to (c) and (e), posts to (d). */
   roundRatios: { generations: number[]; posts: number[]; generator: number[] };
+  /** Each round's pipeline rates, for the scaling rows' ratios round by round. */
+  roundRates: { generations: number[]; posts: number[] };
 }
 
 /** The rows of BENCHMARKS.json as committed at HEAD. */
@@ -129,6 +131,8 @@ async function committedResults(): Promise<ResultRow[]> {
 }
 
 const seconds = (ms: number) => `${ms / 1000} s`;
+/** Round by round, the rate with more processes over the rate with fewer, measured next to it. */
+const scalingRatios = (more: number[], fewer: number[]) => more.map((rate, i) => rate / (fewer[i] ?? Number.NaN));
 /** A generation's time with the providers: the image, then its upload to the temporary folder. */
 const generationLatencyMs = LATENCY.geminiMs + LATENCY.uploadMs;
 const perQueue = (scale: number) => `${scale} process${scale === 1 ? '' : 'es'} per queue`;
@@ -244,17 +248,20 @@ try {
   );
   const images: [Buffer, Buffer] = [await makeImage(64, 64, 'png'), await makeImage(96, 64, 'jpeg')];
 
-  const scales: ScaleResult[] = [];
-  for (const scale of SCALES) {
-    // The bare workers and the product's side by side (an idle worker only waits on Redis), so that each
-    // round measures a baseline next to what is compared with it.
-    const noop = spawnNoopWorkers(QUEUES, scale, { ...bench.env, QUEUE_PREFIX: BARE_PREFIX });
-    const workers = await spawnServiceWorkers(SERVICES, scale, bench.env);
-    running.push(...noop, ...workers);
-    await untilWorkersReady(noop, QUEUES, scale, bench.redis, BARE_PREFIX);
-    await untilWorkersReady(workers, QUEUES, scale, bench.redis, PREFIX);
-    const rounds: Array<ScaleResult['bare'] & ScaleResult['pipeline'] & { generator: number }> = [];
-    for (let round = 1; round <= PIPELINE_ROUNDS; round++) {
+  type Round = ScaleResult['bare'] & ScaleResult['pipeline'] & { generator: number };
+  const roundsOf = new Map<number, Round[]>(SCALES.map((scale) => [scale, []]));
+  // Rounds outermost, the process counts in turn within each: the machine's speed drifts over minutes (a
+  // scaling ratio of two phases run one after the other moved by 24% between runs), so each scaling ratio
+  // compares rounds run next to each other.
+  for (let round = 1; round <= PIPELINE_ROUNDS; round++) {
+    for (const scale of SCALES) {
+      // The bare workers and the product's side by side (an idle worker only waits on Redis), so that each
+      // round measures a baseline next to what is compared with it.
+      const noop = spawnNoopWorkers(QUEUES, scale, { ...bench.env, QUEUE_PREFIX: BARE_PREFIX });
+      const workers = await spawnServiceWorkers(SERVICES, scale, bench.env);
+      running.push(...noop, ...workers);
+      await untilWorkersReady(noop, QUEUES, scale, bench.redis, BARE_PREFIX);
+      await untilWorkersReady(workers, QUEUES, scale, bench.redis, PREFIX);
       log(
         `(c), (d) bare BullMQ and the pipelines end to end, ${perQueue(scale)} (round ${round} of ${PIPELINE_ROUNDS})`,
       );
@@ -264,13 +271,18 @@ try {
       const generator = await generatorAlone(bench.config.generatorConcurrency, plan.images);
       const flows = await bareFlows(bench.redis, plan.bareFlows);
       const posts = await postsEndToEnd(gateway.url, bench.db, posters, images, plan.posts);
-      rounds.push({ jobs, flows, generations, posts, generator });
+      roundsOf.get(scale)?.push({ jobs, flows, generations, posts, generator });
+      await stop([...noop, ...workers]);
+      await bench.reset();
     }
-    const rate = (pick: (round: (typeof rounds)[number]) => Rate): Rate => ({
+  }
+  const scales: ScaleResult[] = SCALES.map((scale) => {
+    const rounds = roundsOf.get(scale) ?? [];
+    const rate = (pick: (round: Round) => Rate): Rate => ({
       perSecond: median(rounds.map((round) => pick(round).perSecond)),
       errors: rounds.reduce((sum, round) => sum + pick(round).errors, 0),
     });
-    scales.push({
+    return {
       scale,
       bare: { jobs: rate((round) => round.jobs), flows: rate((round) => round.flows) },
       pipeline: { generations: rate((round) => round.generations), posts: rate((round) => round.posts) },
@@ -280,10 +292,12 @@ try {
         posts: rounds.map((round) => round.posts.perSecond / round.flows.perSecond),
         generator: rounds.map((round) => round.generations.perSecond / round.generator),
       },
-    });
-    await stop([...noop, ...workers]);
-    await bench.reset();
-  }
+      roundRates: {
+        generations: rounds.map((round) => round.generations.perSecond),
+        posts: rounds.map((round) => round.posts.perSecond),
+      },
+    };
+  });
 
   await stop(gateway.process);
 
@@ -484,11 +498,13 @@ try {
         label: `${one.scale} process:`,
         figure: { value: one.pipeline.generations.perSecond, unit: 'gen/s' },
       },
+      roundRatios: scalingRatios(two.roundRates.generations, one.roundRates.generations),
     },
     {
       measure: `scaling: posts, ${perQueue(two.scale)} vs ${one.scale}`,
       value: { value: two.pipeline.posts.perSecond, unit: 'posts/s' },
       baseline: { label: `${one.scale} process:`, figure: { value: one.pipeline.posts.perSecond, unit: 'posts/s' } },
+      roundRatios: scalingRatios(two.roundRates.posts, one.roundRates.posts),
       target: atLeast(0.95),
     },
     {
@@ -619,7 +635,7 @@ try {
       `${quick ? 'A `--quick` run: shorter loads and fewer jobs, so noisier figures. ' : ''}Baselines (a)–(f) are measured in the same run on the same machine; a ratio is value ÷ baseline, and compares across machines better than the absolute figures do. Rows without a target are there to explain the others.`,
       `HTTP rows: autocannon, 50 connections, ${plan.seconds} s after a ${plan.warmupSeconds} s warm-up, ${HTTP_ROUNDS === 1 ? 'once' : `in ${HTTP_ROUNDS} rounds of (a), (b), generate-image, poll, (f) in turn, each figure the median of its rounds and each ratio the median of its rounds' ratios,`} against the gateway (or the bare server) as its own process over loopback, with NODE_ENV=production and LOG_LEVEL=warn. No workers run meanwhile. (a) is a bare Fastify route answering at once; (b) a bare Fastify route doing only what an accepted generation must durably do — one INSERT into jobs and one BullMQ add — with no auth, limits, idempotency or validation; (f) a bare Fastify route reading one job row by id, the least a poll can do.`,
       `generate-image requests come from ${GENERATING_USERS} users (signed HS256 tokens), each with its own Idempotency-Key, rate limits set out of reach; GET /api/jobs/:id polls the jobs those requests created, each as its owner.`,
-      `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine. ${PIPELINE_ROUNDS === 1 ? '' : `Each process count runs ${PIPELINE_ROUNDS} rounds of (c), generations, (e), (d), posts, with the bare and the product's workers started side by side; each figure is the median of its rounds, each ratio the median of its rounds' ratios.`}`,
+      `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs; ${plan.bareFlows} flows of a parent with two children. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine. ${PIPELINE_ROUNDS === 1 ? '' : `In each of ${PIPELINE_ROUNDS} rounds, each process count in turn runs (c), generations, (e), (d), posts, with the bare and the product's workers started side by side; each figure is the median of its rounds, each ratio the median of its rounds' ratios (a scaling ratio: of the two process counts' rates in the same round).`}`,
       'Scaling rows compare 2 processes per queue with 1: posts must not get slower with a second process per queue (≥ 0.95×); generations have no target, since on a machine with few cores the work, not the process count, is the limit.',
       'Video: an MP4-shaped body (500 MB through each route in turn, in rounds whose median is the figure, and, in rounds whose largest growth is the figure, 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers. The upload rates come from ' +
         `${VIDEO_ROUNDS} rounds of a ${RATE_VIDEO_BYTES / 1024 ** 2} MB upload by each route in turn (medians, and the median of the rounds' ratios).`,
