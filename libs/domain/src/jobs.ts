@@ -79,6 +79,14 @@ export interface JobCompletion {
 }
 
 /**
+ * Whether recording an attempt's outcome also counts the attempt: it does when its start was not recorded
+ * on its own (a step that commits its start with its end, `StepCommit`).
+ */
+export interface AttemptCount {
+  countAttempt: boolean;
+}
+
+/**
  * A step whose own commit also recorded its start and its end (a persistence step: its writes, its
  * completion and the job's in one transaction). Its start found the job completed or ended already
  * (`JobStartOutcome`), or it ran: then its result and how its completion was recorded.

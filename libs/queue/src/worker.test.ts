@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
+  type AttemptCount,
   type GenerateImageResult,
   type JobErrorRecord,
   type JobRef,
@@ -100,10 +101,10 @@ function memoryRecorder(
       return { jobCompleted: ref.step === undefined, deliveries: [] };
     },
     // `counted`: the attempt is counted here, its start having recorded nothing.
-    markRetrying: async (ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }) => {
+    markRetrying: async (ref: JobRef, error: JobErrorRecord, options?: AttemptCount) => {
       calls.push({ call: 'retrying', ref, error, ...(options?.countAttempt ? { counted: true as const } : {}) });
     },
-    markFailed: async (ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }) => {
+    markFailed: async (ref: JobRef, error: JobErrorRecord, options?: AttemptCount) => {
       calls.push({ call: 'failed', ref, error, ...(options?.countAttempt ? { counted: true as const } : {}) });
       return [`delivery-of-${ref.jobId}`];
     },

@@ -1,4 +1,5 @@
 import {
+  type AttemptCount,
   type JobCompletion,
   type JobErrorRecord,
   type JobNamesOf,
@@ -58,9 +59,9 @@ export interface JobStateRecorder {
   markActive(ref: JobRef): Promise<JobStartOutcome>;
   markCompleted(ref: JobRef, result: JobResult<JobNamesOf<QueueName>>): Promise<JobCompletion>;
   /** With `countAttempt`, the attempt is counted here: its start was not recorded (a committing handler). */
-  markRetrying(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<void>;
+  markRetrying(ref: JobRef, error: JobErrorRecord, options?: AttemptCount): Promise<void>;
   /** Answers the ids of the webhook deliveries its commit wrote. */
-  markFailed(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<string[]>;
+  markFailed(ref: JobRef, error: JobErrorRecord, options?: AttemptCount): Promise<string[]>;
   /** Back to queued with `note` (its attempt taken back when `uncount`), unless it has moved since `since`. */
   markWaiting(ref: JobRef, note: JobErrorRecord, options: { since: Date; uncount: boolean }): Promise<void>;
   /** Resolves when the record answers; throws while it cannot be reached. */

@@ -1,4 +1,5 @@
 import type {
+  AttemptCount,
   JobCompletion,
   JobErrorRecord,
   JobKind,
@@ -572,14 +573,6 @@ export class JobsRepository {
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
-}
-
-/**
- * Whether recording an attempt's outcome also counts the attempt: it does when its start was not recorded
- * on its own (a step that commits its start with its end, `completeInCommit`).
- */
-interface AttemptCount {
-  countAttempt: boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type {
+  AttemptCount,
   DeliverWebhookResult,
   JobCompletion,
   JobErrorRecord,
@@ -246,11 +247,11 @@ export class WebhookDeliveryRecorder {
     return { jobCompleted: true, deliveries: [] };
   }
 
-  async markRetrying(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<void> {
+  async markRetrying(ref: JobRef, error: JobErrorRecord, options?: AttemptCount): Promise<void> {
     await this.setStatus(ref, 'pending', error.message, options?.countAttempt ?? false);
   }
 
-  async markFailed(ref: JobRef, error: JobErrorRecord, options?: { countAttempt: boolean }): Promise<string[]> {
+  async markFailed(ref: JobRef, error: JobErrorRecord, options?: AttemptCount): Promise<string[]> {
     await this.setStatus(ref, 'failed', error.message, options?.countAttempt ?? false);
     return [];
   }
