@@ -109,27 +109,14 @@ export class JobsRepository {
 
   private readonly db: Db;
   private readonly singleInserts = new Map<string, (values: SingleInsertValues) => Promise<unknown[]>>();
-  /** The poll's query, a prepared statement: it is the most frequent call of all. */
-  private readonly statusForOwner: (values: { id: string; ownerId: string }) => Promise<JobStatusRecord[]>;
+  /**
+   * The poll's query, a prepared statement: it is the most frequent call of all. Compiled on first use, so
+   * that a repository bound to one transaction (the persistence step's, one per submission) never builds it.
+   */
+  private statusForOwner: ((values: { id: string; ownerId: string }) => Promise<JobStatusRecord[]>) | undefined;
 
   constructor(db: Db) {
     this.db = db;
-    this.statusForOwner = prepared(db, 'job_status_for_owner', ['id', 'ownerId'], (db, param) =>
-      db
-        .selectFrom('jobs')
-        .select(STATUS_COLUMNS)
-        .select((eb) =>
-          jsonArrayFrom(
-            eb
-              .selectFrom('job_steps')
-              .select(['step', 'job_steps.kind', 'label', 'state', 'attempts', 'error'])
-              .whereRef('job_steps.jobId', '=', 'jobs.id')
-              .orderBy('step'),
-          ).as('steps'),
-        )
-        .where('jobs.id', '=', param.id)
-        .where('jobs.ownerId', '=', param.ownerId),
-    );
   }
 
   /**
@@ -285,6 +272,7 @@ export class JobsRepository {
 
   /** A user's job with its steps in order, in one query: every poll reads it. */
   async findForOwner(id: string, ownerId: string): Promise<JobStatusRecord | undefined> {
+    this.statusForOwner ??= pollStatement(this.db);
     const [job] = await this.statusForOwner({ id, ownerId });
     return job;
   }
@@ -637,6 +625,26 @@ async function countJobAttempt(trx: Db, jobId: string): Promise<void> {
 
 function deliveryIds(rows: Array<{ id: string }>): string[] {
   return rows.map(({ id }) => id);
+}
+
+/** The poll's query: the job's status columns and its steps, for its owner only. */
+function pollStatement(db: Db) {
+  return prepared(db, 'job_status_for_owner', ['id', 'ownerId'], (db, param) =>
+    db
+      .selectFrom('jobs')
+      .select(STATUS_COLUMNS)
+      .select((eb) =>
+        jsonArrayFrom(
+          eb
+            .selectFrom('job_steps')
+            .select(['step', 'job_steps.kind', 'label', 'state', 'attempts', 'error'])
+            .whereRef('job_steps.jobId', '=', 'jobs.id')
+            .orderBy('step'),
+        ).as('steps'),
+      )
+      .where('jobs.id', '=', param.id)
+      .where('jobs.ownerId', '=', param.ownerId),
+  );
 }
 
 /** A job's row as its insert takes it: its plan serialized, and its in-flight cap. */
