@@ -19,6 +19,7 @@ describe('results', () => {
         unit: 'req/s',
         baseline: { label: '(b)', value: 1000, unit: 'req/s' },
         ratio: 0.3,
+        roundRatios: null,
         target: '≥ 0.6×',
         better: 'higher',
         met: false,
@@ -30,6 +31,7 @@ describe('results', () => {
         unit: 'MB',
         baseline: null,
         ratio: null,
+        roundRatios: null,
         target: '< 64 MB',
         better: 'lower',
         met: true,
@@ -41,6 +43,7 @@ describe('results', () => {
         unit: 'req/s',
         baseline: null,
         ratio: null,
+        roundRatios: null,
         target: null,
         better: null,
         met: null,
@@ -60,7 +63,7 @@ describe('results', () => {
       roundRatios: [0.9, 0.4, 0.7],
       target: atLeast(0.6),
     };
-    expect(results([rounds])[0]).toMatchObject({ ratio: 0.7, met: true });
+    expect(results([rounds])[0]).toMatchObject({ ratio: 0.7, roundRatios: [0.9, 0.4, 0.7], met: true });
     expect(table([rounds])).toContain('| 0.70× |');
     expect(median([3, 1, 2, 10])).toBe(2);
   });

@@ -81,6 +81,8 @@ export interface ResultRow {
   unit: string;
   baseline: { label: string; value: number; unit: string } | null;
   ratio: number | null;
+  /** Each round's ratio, for a row measured in rounds: how far apart they were shows how noisy the ratio is. */
+  roundRatios: number[] | null;
   target: string | null;
   /** Which way is better, when the row has a target. */
   better: 'higher' | 'lower' | null;
@@ -101,6 +103,7 @@ export function results(rows: Row[]): ResultRow[] {
         ? { label: row.baseline.label, value: row.baseline.figure.value, unit: row.baseline.figure.unit }
         : null,
       ratio,
+      roundRatios: row.roundRatios ?? null,
       target: row.target?.text ?? null,
       better: row.target?.better ?? null,
       met: row.target && errors === 0 ? row.target.met(ratio ?? row.value.value) : null,
