@@ -299,7 +299,9 @@ export async function startFakeCloudinary(opts: {
     if (image && resourceType !== 'video') {
       const output = params.format ? OUTPUT_FORMATS[params.format] : undefined;
       if (params.format && !output) return fail(res, 400, `Invalid image format ${params.format}`);
-      if (output) bytes = await sharp(bytes).toFormat(output).toBuffer();
+      // An image already in the asked format is kept as sent: the fake does not model Cloudinary's
+      // recompression, and a JPEG's re-encoding cost it the CPU that the benchmark's services share.
+      if (output && output !== image.format) bytes = await sharp(bytes).toFormat(output).toBuffer();
       format = params.format || (image.format === 'jpeg' ? 'jpg' : image.format);
     }
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { listen, pathOf, randomId, sendJson } from './http.ts';
 
 export type GeminiScript =
@@ -84,27 +84,53 @@ function sendError(res: ServerResponse, code: number, message?: string, details?
   sendJson(res, code, { error: { code, message: message ?? MESSAGES[code] ?? STATUS_CODES[code], status, details } });
 }
 
-async function pngBase64(width: number, height: number, gray: number): Promise<string> {
-  const image = sharp({ create: { width, height, channels: 3, background: { r: gray, g: gray, b: gray } } });
-  return (await image.png().toBuffer()).toString('base64');
-}
-
-/** Images of a photo's weight (noise does not compress: about 1.5 MB of PNG at 1024²), made once per size. */
-const photoLike = new Map<string, Promise<string>>();
-function photoLikeBase64(width: number, height: number): Promise<string> {
-  const key = `${width}x${height}`;
-  let made = photoLike.get(key);
-  if (!made) {
-    const noise = { type: 'gaussian' as const, mean: 128, sigma: 24 };
-    // Half the pixels noise, half flat: a photograph's PNG is about that heavy.
-    made = sharp({ create: { width, height: Math.ceil(height / 2), channels: 3, background: '#808080', noise } })
-      .extend({ bottom: Math.floor(height / 2), background: '#808080' })
+/**
+ * The images an answer carries, made once per size (and shade) and kept as their base64 text's bytes:
+ * drawing a PNG for every answer cost the fake CPU that the benchmark's services share with it.
+ */
+const images = new Map<string, Promise<Buffer>>();
+function madeOnce(key: string, make: () => Sharp): Promise<Buffer> {
+  const made =
+    images.get(key) ??
+    make()
       .png()
       .toBuffer()
-      .then((png) => png.toString('base64'));
-    photoLike.set(key, made);
-  }
+      .then((png: Buffer) => Buffer.from(png.toString('base64'), 'latin1'));
+  images.set(key, made);
   return made;
+}
+
+function flatPngBase64(width: number, height: number, gray: number): Promise<Buffer> {
+  return madeOnce(`${width}x${height}/${gray}`, () =>
+    sharp({ create: { width, height, channels: 3, background: { r: gray, g: gray, b: gray } } }),
+  );
+}
+
+/** Images of a photo's weight (noise does not compress: about 1.5 MB of PNG at 1024²). */
+function photoLikeBase64(width: number, height: number): Promise<Buffer> {
+  const noise = { type: 'gaussian' as const, mean: 128, sigma: 24 };
+  // Half the pixels noise, half flat: a photograph's PNG is about that heavy.
+  return madeOnce(`${width}x${height}/photo`, () =>
+    sharp({ create: { width, height: Math.ceil(height / 2), channels: 3, background: '#808080', noise } }).extend({
+      bottom: Math.floor(height / 2),
+      background: '#808080',
+    }),
+  );
+}
+
+/** Where the `i`th image's base64 goes in an answer's JSON, until `sendWithImages` puts it there. */
+const imageSlot = (i: number) => `@@image-${i}@@`;
+
+/**
+ * `body` as JSON, each image's slot replaced by its base64 bytes (which need no escaping). Spliced in,
+ * not serialized: JSON.stringify of a 2 MB string took the fake 17 ms an answer.
+ */
+function sendWithImages(res: ServerResponse, body: unknown, base64: Buffer[]): void {
+  const pieces = JSON.stringify(body)
+    .split(/@@image-(\d+)@@/)
+    .map((piece, i) => (i % 2 === 1 ? (base64[Number(piece)] as Buffer) : Buffer.from(piece)));
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+  res.end(Buffer.concat(pieces));
 }
 
 /** The details of a real 429: the quota that ran out, where to read about it, and how long to wait. */
@@ -225,40 +251,40 @@ export async function startFakeGemini(opts: {
     }
 
     let parts: Record<string, unknown>[];
+    let pngs: Buffer[] = [];
     if (next?.kind === 'no-image') {
       parts = [{ text: 'I was unable to generate an image for this request.' }];
     } else {
       const [width, height] = next?.kind === 'image' ? [next.width, next.height] : size;
       // Gemini 3 sends a draft marked as a thought before the final image: clients must skip it.
+      pngs = [
+        await flatPngBase64(Math.ceil(width / 4), Math.ceil(height / 4), 60),
+        opts.photoLike ? await photoLikeBase64(width, height) : await flatPngBase64(width, height, 200),
+      ];
       parts = [
-        {
-          inlineData: { mimeType: 'image/png', data: await pngBase64(Math.ceil(width / 4), Math.ceil(height / 4), 60) },
-          thought: true,
-        },
+        { inlineData: { mimeType: 'image/png', data: imageSlot(0) }, thought: true },
         ...(body.generationConfig?.responseModalities?.includes('TEXT') ? [{ text: 'Here is the image.' }] : []),
-        {
-          inlineData: {
-            mimeType: 'image/png',
-            data: opts.photoLike ? await photoLikeBase64(width, height) : await pngBase64(width, height, 200),
-          },
-          thoughtSignature: randomId(32),
-        },
+        { inlineData: { mimeType: 'image/png', data: imageSlot(1) }, thoughtSignature: randomId(32) },
       ];
     }
     const candidatesTokenCount = next?.kind === 'no-image' ? 12 : 1120;
     answered(200);
-    sendJson(res, 200, {
-      candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
-      usageMetadata: {
-        promptTokenCount,
-        candidatesTokenCount,
-        totalTokenCount: promptTokenCount + candidatesTokenCount,
-        candidatesTokensDetails: [
-          { modality: next?.kind === 'no-image' ? 'TEXT' : 'IMAGE', tokenCount: candidatesTokenCount },
-        ],
+    sendWithImages(
+      res,
+      {
+        candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: {
+          promptTokenCount,
+          candidatesTokenCount,
+          totalTokenCount: promptTokenCount + candidatesTokenCount,
+          candidatesTokensDetails: [
+            { modality: next?.kind === 'no-image' ? 'TEXT' : 'IMAGE', tokenCount: candidatesTokenCount },
+          ],
+        },
+        ...envelope,
       },
-      ...envelope,
-    });
+      pngs,
+    );
   });
 
   return {
