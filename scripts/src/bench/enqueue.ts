@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobRequest } from '@mediaflow/domain';
 import { QueueRepository, type Redis, type RetryPolicy } from '@mediaflow/queue';
 import { Queue } from 'bullmq';
+import { percentile } from './report.ts';
 import { IDLE_PREFIX } from './setup.ts';
 
 const BULK_CHUNK = 1_000;
@@ -64,9 +65,7 @@ async function addTimed(producer: QueueRepository, count: number, times: number[
 }
 
 function latency(times: number[]): Latency {
-  const sorted = [...times].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return { p50Ms: at(0.5), p99Ms: at(0.99) };
+  return { p50Ms: percentile(times, 0.5), p99Ms: percentile(times, 0.99) };
 }
 
 function generation(): JobRequest {

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { median } from './report.ts';
+import { median, percentile } from './report.ts';
 
 /** Enough to keep every layer busy; the gateway's PostgreSQL pool (10) is the narrowest. */
 const CONNECTIONS = 50;
@@ -46,9 +46,4 @@ export function overRounds(rounds: LoadResult[]): { rps: number; p99Ms: number; 
     ),
     errors: rounds.reduce((sum, round) => sum + round.errors, 0),
   };
-}
-
-function percentile(values: number[], share: number): number {
-  const sorted = Float64Array.from(values).sort();
-  return sorted[Math.max(0, Math.ceil(sorted.length * share) - 1)] ?? Number.NaN;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atLeast, below, compare, median, type ResultRow, type Row, results, table } from './report.ts';
+import { atLeast, below, compare, median, percentile, type ResultRow, type Row, results, table } from './report.ts';
 
 const rps = (value: number) => ({ value, unit: 'req/s' });
 
@@ -66,6 +66,14 @@ describe('results', () => {
     expect(results([rounds])[0]).toMatchObject({ ratio: 0.7, roundRatios: [0.9, 0.4, 0.7], met: true });
     expect(table([rounds])).toContain('| 0.70× |');
     expect(median([3, 1, 2, 10])).toBe(2);
+  });
+
+  it('takes a percentile by nearest rank', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(percentile(hundred, 0.99)).toBe(99);
+    expect(percentile(hundred, 0.5)).toBe(50);
+    expect(percentile([7], 0.99)).toBe(7);
+    expect(percentile([], 0.99)).toBeNaN();
   });
 });
 

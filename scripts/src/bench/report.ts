@@ -69,6 +69,12 @@ export function median(values: number[]): number {
   return sorted[Math.floor((sorted.length - 1) / 2)] as number;
 }
 
+/** The nearest-rank percentile (`share` 0.99 for the p99): the smallest value that share of them do not exceed. */
+export function percentile(values: number[], share: number): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.max(0, Math.ceil(sorted.length * share) - 1)] ?? Number.NaN;
+}
+
 function ratioOf(row: Row): number | undefined {
   if (!row.baseline) return undefined;
   return row.roundRatios ? median(row.roundRatios) : row.value.value / row.baseline.figure.value;

@@ -4,6 +4,7 @@ import { type Db, JobsRepository } from '@mediaflow/db';
 import { jobEventsPublisher, type Redis } from '@mediaflow/queue';
 import type { User } from './pipeline.ts';
 import { processMemoryMb } from './processes.ts';
+import { percentile } from './report.ts';
 
 /** Streams opened at once while the row sets up: enough to be quick, few enough not to be a SYN flood. */
 const OPENING = 200;
@@ -80,12 +81,12 @@ export async function manyStreams(options: {
   for (const stream of streams) stream.close();
   agent.destroy();
 
-  const delays = arrivals.map((at) => at - announced).sort((a, b) => a - b);
+  const delays = arrivals.map((at) => at - announced);
   errors += delays.filter((delay) => !Number.isFinite(delay)).length;
   return {
     rssGrowthMb,
     within1s: delays.filter((delay) => delay <= 1_000).length / count,
-    p99Ms: delays[Math.ceil(delays.length * 0.99) - 1] ?? Number.POSITIVE_INFINITY,
+    p99Ms: percentile(delays, 0.99),
     errors,
   };
 }
