@@ -90,13 +90,14 @@ function sendError(res: ServerResponse, code: number, message?: string, details?
  */
 const images = new Map<string, Promise<Buffer>>();
 function madeOnce(key: string, make: () => Sharp): Promise<Buffer> {
-  const made =
-    images.get(key) ??
-    make()
+  let made = images.get(key);
+  if (!made) {
+    made = make()
       .png()
       .toBuffer()
       .then((png: Buffer) => Buffer.from(png.toString('base64'), 'latin1'));
-  images.set(key, made);
+    images.set(key, made);
+  }
   return made;
 }
 
