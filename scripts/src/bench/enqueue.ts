@@ -13,13 +13,10 @@ export interface Latency {
   p99Ms: number;
 }
 
-/** Adds timed in turn on each queue, so that the machine's moments of noise fall on both alike. */
-const BLOCK = 250;
-
 /**
  * Latency of one QueueRepository.add — the call the gateway makes for each accepted generation — on a queue
  * no worker consumes with `backlog` jobs waiting (bulk-added in chunks), and on one that holds only what
- * the measurement adds: `samples` adds each, in alternating blocks, both warm.
+ * the measurement adds: `samples` adds each, alternating, both warm.
  */
 export async function enqueueLatency(
   redis: Redis,
@@ -45,9 +42,11 @@ export async function enqueueLatency(
     const waiting = await queue.getWaitingCount();
     if (waiting < backlog) throw new Error(`only ${waiting} of ${backlog} jobs are waiting`);
     const times = { backlogged: [] as number[], empty: [] as number[] };
-    for (let done = 0; done < samples; done += BLOCK) {
-      await addTimed(producer, Math.min(BLOCK, samples - done), times.backlogged);
-      await addTimed(emptyProducer, Math.min(BLOCK, samples - done), times.empty);
+    // One add on each queue in turn, so that any moment of the machine's noise longer than an add falls on
+    // both alike: in blocks of 250 adds, two runs' p99 ratios were 0.82 and 1.16.
+    for (let done = 0; done < samples; done++) {
+      await addTimed(producer, 1, times.backlogged);
+      await addTimed(emptyProducer, 1, times.empty);
     }
     return { backlogged: latency(times.backlogged), empty: latency(times.empty) };
   } finally {

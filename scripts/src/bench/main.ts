@@ -103,9 +103,10 @@ const STREAM_JOBS = 100;
 /** Worker processes per queue; the scaling rows compare the second with the first. */
 const SCALES = [1, 2];
 /** Rounds of the HTTP rows and of the pipelines: each figure, and each ratio, is the median of its rounds. */
-const HTTP_ROUNDS = quick ? 1 : 5;
-// Five: with three, two runs' posts-vs-(d) ratios differed by 16%.
-const PIPELINE_ROUNDS = quick ? 1 : 5;
+// Seven: with five, two runs' poll-vs-(a) ratios differed by 23% (a round's ratio moved by 15% within a run).
+const HTTP_ROUNDS = quick ? 1 : 7;
+// Seven: with three, two runs' posts-vs-(d) ratios differed by 16%, and with five, their 2-process ratios by 19%.
+const PIPELINE_ROUNDS = quick ? 1 : 7;
 /** Rounds of the rows with slow providers, each a round of generations and then one of posts. */
 const SLOW_ROUNDS = quick ? 1 : 3;
 /** Rounds of each video measurement: the uploads are long, and each figure a median (or a maximum) of its rounds. */
@@ -675,7 +676,7 @@ try {
       'Scaling rows compare 2 processes per queue with 1: posts must not get slower with a second process per queue (≥ 0.95×); generations have no target, since on a machine with few cores the work, not the process count, is the limit.',
       `Video: an MP4-shaped body (500 MB through each route in turn, in ${VIDEO_ROUNDS} rounds whose median is the figure, and, in ${FLAT_ROUNDS} rounds whose largest growth is the figure, 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers. The upload rates come from the ` +
         `${VIDEO_ROUNDS} rounds of ${VIDEO_BYTES / 1024 ** 2} MB uploads, from the first byte sent to the 202 (medians, and the median of the rounds' ratios).`,
-      `Enqueue latency: ${ENQUEUE_SAMPLES.toLocaleString('en-US')} QueueRepository.add calls one after another (the call the gateway makes for a generation) on each of two queues no worker consumes, in alternating blocks of 250 so that noise falls on both alike: one with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, the other holding only the measurement's own adds.`,
+      `Enqueue latency: ${ENQUEUE_SAMPLES.toLocaleString('en-US')} QueueRepository.add calls one after another (the call the gateway makes for a generation) on each of two queues no worker consumes, alternating one add on each in turn so that noise falls on both alike: one with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, the other holding only the measurement's own adds.`,
       '"invalid" in met? means the row saw non-2xx answers, connection errors or failed jobs: its figure is not a valid result. Targets are what the project aims for; the benchmark asserts none of them.',
     ],
   });
