@@ -217,8 +217,7 @@ try {
       if (round > 0) httpRounds[route].push(result);
     };
     // Each round's generations start from no jobs in flight, as the first round's do.
-    await bench.db.deleteFrom('jobs').execute();
-    await bench.db.deleteFrom('idempotency_keys').execute();
+    await bench.clearJobs();
     log(`(a) bare Fastify hello world (round ${round} of ${HTTP_ROUNDS}${round === 0 ? ', warm-up' : ''})`);
     keep('hello', await load(helloServer.url, { method: 'GET', path: '/' }, timing));
     log('(b) bare Fastify accept: one INSERT, one BullMQ add');
