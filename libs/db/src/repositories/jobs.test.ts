@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../client.ts';
+import type { Database } from '../schema.ts';
 import { createTestDatabase, type TestDatabase } from '../test-database.ts';
 import { IdempotencyKeyTaken } from './idempotency-keys.ts';
 import { InFlightCapReached, JobsRepository, type NewJobRecord } from './jobs.ts';
@@ -617,6 +619,30 @@ describe('JobsRepository', () => {
         { step: 1, state: 'active', attempts: 1 },
         { step: 2, state: 'queued', attempts: 0 },
       ]);
+    });
+
+    it("records a step's start, and a job's, in one statement (one round trip)", async () => {
+      const statements: string[] = [];
+      const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+      const logged = new Kysely<Database>({
+        dialect: new PostgresDialect({ pool }),
+        log: (event) => {
+          statements.push(event.query.sql);
+        },
+      });
+      try {
+        const id = await createSubmission(await newOwner(), ['media[0] a.jpg']);
+        const generation = await createGeneration(await newOwner());
+        const counted = new JobsRepository(logged);
+        expect(await counted.markActive({ jobId: id, step: 0 })).toBe('started');
+        expect(statements).toHaveLength(1);
+        expect(await counted.markActive({ jobId: generation })).toBe('started');
+        expect(statements).toHaveLength(2);
+        expect((await steps(id))[0]).toMatchObject({ state: 'active', attempts: 1 });
+        expect(await job(generation)).toMatchObject({ status: 'active', attempts: 1 });
+      } finally {
+        await logged.destroy();
+      }
     });
 
     it('says completed for a job that has completed, ended for one that failed, and counts no attempt', async () => {
