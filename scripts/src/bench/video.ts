@@ -45,14 +45,16 @@ export async function streamVideo(
   route: VideoRoute = 'multipart',
 ): Promise<VideoResult> {
   const send = route === 'multipart' ? upload : uploadResumably;
+  // The earlier uploads' files (spooled, then promoted by the workers: gigabytes) go to disk now rather than
+  // during this upload, which could catch the kernel's writeback of them (it starts 30 s after a write) or
+  // miss it: one run's tus rounds ran at 0.25–0.45× of multipart. Before the warm-up, so that the gateway
+  // is not left idle for the sync's seconds just before the upload: V8 shrinks an idle heap, and after that
+  // a collection fell within every 50 MB upload of two runs (growth 42 MB, not 53–57 MB).
+  await promisify(execFile)('sync');
   const warmup = await send(gatewayUrl, poster, WARMUP_BYTES);
   if (warmup.status !== 202) throw new Error(`the warm-up video upload answered ${warmup.status}`);
   // The warm-up's answer is sent before its spool file is removed: let that finish first.
   await sleep(500);
-  // The earlier uploads' files (spooled, then promoted by the workers: gigabytes) go to disk now rather than
-  // during this upload: the kernel writes them back 30 s after they were written, and an upload that caught
-  // that writeback ran at half the rate of one that did not (one run's tus rounds: 0.25–0.45× of multipart).
-  await promisify(execFile)('sync');
   const before = await processMemoryMb(pid, 'VmRSS');
   await writeFile(`/proc/${pid}/clear_refs`, '5');
   const started = performance.now();
