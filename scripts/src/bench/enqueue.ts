@@ -56,10 +56,10 @@ export async function enqueueLatency(
     const blockRatios = { p50: [] as number[], p99: [] as number[] };
     for (let block = 0; block < blocks; block++) {
       const times = { backlogged: [] as number[], empty: [] as number[] };
-      // One add on each queue in turn, so that any moment of the machine's noise longer than an add falls
-      // on both alike (in blocks of 250 adds, two runs' p99 ratios were 0.82 and 1.16), which goes first
-      // drawn anew each time, so that nothing that recurs with the loop's own rhythm falls on one queue only
-      // (one run, with the backlogged queue always first, measured the empty queue's p99 at twice the other's).
+      // One add on each queue in turn, so that noise longer than an add falls on both alike (in blocks of
+      // 250 adds, two runs' p99 ratios were 0.82 and 1.16). Which goes first is drawn each time, so that
+      // nothing recurring with the loop's rhythm falls on one queue only (with the backlogged queue always
+      // first, one run measured the empty queue's p99 at twice the other's).
       for (let done = 0; done < samples / blocks; done++) {
         const order = Math.random() < 0.5 ? QUEUE_ORDER : QUEUE_ORDER.toReversed();
         for (const which of order) await addTimed(producers[which], 1, times[which]);
