@@ -45,9 +45,9 @@ export async function streamVideo(
   route: VideoRoute = 'multipart',
 ): Promise<VideoResult> {
   const send = route === 'multipart' ? upload : uploadResumably;
-  // The earlier uploads' files (spooled, then promoted by the workers: gigabytes) go to disk now rather than
-  // during this upload, which could catch the kernel's writeback of them (it starts 30 s after a write) or
-  // miss it: one run's tus rounds ran at 0.25–0.45× of multipart. Before the warm-up, so that the gateway
+  // What earlier work left unwritten goes to disk now rather than during this upload, which could catch the
+  // kernel's writeback of it (it starts 30 s after a write) or miss it: one run's tus rounds ran at
+  // 0.25–0.45× of multipart. Before the warm-up, so that the gateway
   // is not left idle for the sync's seconds just before the upload: with the sync after the warm-up, a
   // collection fell within every 50 MB upload of two runs (growth 42 MB, not 51–57 MB), likely V8's memory
   // reducer shrinking the idle heap.
