@@ -116,8 +116,9 @@ const VIDEO_ROUNDS = quick ? 1 : 5;
 /**
  * Rounds of the flatness uploads (50 MB and 1000 MB), whose figure is each size's largest round: a maximum
  * grows with the number of rounds it is taken over, so their number is part of the row's definition.
+ * Five: with three, a collection fell within every 50 MB round of some runs (the row then read 22–30 MB).
  */
-const FLAT_ROUNDS = quick ? 1 : 3;
+const FLAT_ROUNDS = quick ? 1 : 5;
 /**
  * Distinct users, so that no per-user cap answers 429 under load, and each has some 20 generations in
  * flight by a round's end, not hundreds: a user's in-flight slot is found among those they hold.
@@ -401,14 +402,19 @@ try {
         ? `${bytes / 1024 ** 2} MB video through POST /api/posts`
         : `${bytes / 1024 ** 2} MB video through tus (/api/uploads, ${TUS_CHUNK_BYTES / 1024 ** 2} MB chunks)`,
     );
+    // Every upload starts from the same machine: no earlier upload's file in the page cache (see clearMedia),
+    // and nothing unwritten, which an upload could catch the kernel's writeback of (30 s after a write) or
+    // miss (one run's tus rounds ran at 0.25–0.45× of multipart). The sync also waits for the discards of
+    // the deleted files (the disk is mounted with discard). Both come before the gateway starts: a gateway
+    // left idle for seconds just before its upload had a collection fall within it (see the flatness note).
+    await bench.clearMedia();
+    await promisify(execFile)('sync');
     // A gateway of its own, so that what it holds before the upload is what any fresh gateway holds.
     gateway = await startGateway(bench.env);
     running.push(gateway.process);
     const pid = gateway.process.child.pid as number;
     const result = await streamVideo(gateway.url, pid, bench.db, posters[0] as Poster, bytes, route);
     await stop(gateway.process);
-    // Its post has completed: the next upload starts with no video in the page cache, as this one did.
-    await bench.clearMedia();
     return result;
   };
   // The two routes in turn, in rounds: one upload's growth moved by 10% between runs, and their ratio by 18%.
@@ -698,7 +704,7 @@ try {
       `End-to-end rows: ${plan.generations} generations (local generator, local disk store) and ${plan.posts} posts of two small uploaded images each (through the storage and persistence workers into PostgreSQL), submitted 16 at a time through the gateway, timed from the first submission until the last job has ended in the jobs table, after a 16-submission warm-up. "N processes per queue" is N generator, N storage and N persistence processes with their configured concurrency (${bench.config.generatorConcurrency}, ${bench.config.storageConcurrency}, ${bench.config.persistenceConcurrency}). (c) and (d) are the same shapes on bare BullMQ with the same process counts and concurrency and workers that do nothing: ${plan.bareJobs} jobs added to the paused queue, timed from its resume until done, the median of ${BARE_JOB_DRAINS} such drains a round; ${plan.bareFlows} flows of a parent with two children, added 16 at a time. (e) is the local generator's own cost, in one process, with no queue, database or store: the ceiling for the generation rows on this machine. ${PIPELINE_ROUNDS === 1 ? '' : `In each of ${PIPELINE_ROUNDS} rounds, each process count in turn runs (c), generations, (e), (d), posts, with the bare and the product's workers started side by side; each figure is the median of its rounds, each ratio the median of its rounds' ratios (a scaling ratio: of the two process counts' rates in the same round).`}`,
       `Slow providers: the fakes of Gemini and Cloudinary answer after the latencies in the rows (a rename ${seconds(LATENCY.renameMs)}), and one generator, one storage and one persistence process run with the settings a deployment with those providers gets by default. In each of ${SLOW_ROUNDS} rounds, ${plan.slowGenerations} generations are submitted 64 at a time (accepted far faster than they run, so they wait in the queue), then ${plan.slowPosts} posts of two images are accepted while the storage queue is paused and released together, as after a burst. A rate counts the jobs that ended between the 10th and the 90th percentile of their ends (the workers' slots all busy); each figure is the median of its rounds, each ratio the median of its rounds' ratios. The second ceiling of each takes the times as the worker measured them over all its rounds (the means of its own histograms, mediaflow_provider_call_duration_seconds and, for a promotion, mediaflow_job_duration_seconds). Commits per post: pg_stat_database.xact_commit over a round's posts, the benchmark's own queries taken off, the median of the rounds.`,
       'Scaling rows compare 2 processes per queue with 1: posts must not get slower with a second process per queue (≥ 0.95×); generations have no target, since on a machine with few cores the work, not the process count, is the limit.',
-      `Video: an MP4-shaped body (500 MB through each route in turn, in ${VIDEO_ROUNDS} rounds whose median is the figure, and, in ${FLAT_ROUNDS} rounds whose largest growth is the figure, 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a freshly started gateway process after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers, and its stored file deleted (kept, the videos' files in the page cache made later uploads' writes slower). The upload rates come from the ` +
+      `Video: an MP4-shaped body (500 MB through each route in turn, in ${VIDEO_ROUNDS} rounds whose median is the figure, and, in ${FLAT_ROUNDS} rounds whose largest growth is the figure, 50 MB and 1000 MB through POST /api/posts for the flatness row) made while it is sent, streamed to a gateway process started for it (after the earlier uploads' stored files are deleted and the disk synced) after an 8 MB warm-up upload; growth is VmHWM after the upload (reset to the current RSS just before it, through /proc/<pid>/clear_refs) minus VmRSS before it. The post is then promoted and written by the workers. The upload rates come from the ` +
         `${VIDEO_ROUNDS} rounds of ${VIDEO_BYTES / 1024 ** 2} MB uploads, from the first byte sent to the 202 (medians, and the median of the rounds' ratios).`,
       `Enqueue latency: ${ENQUEUE_SAMPLES.toLocaleString('en-US')} QueueRepository.add calls one after another (the call the gateway makes for a generation) on each of two queues no worker consumes, alternating one add on each in turn (which goes first drawn at random each time) so that noise falls on both alike: one with ${BACKLOG.toLocaleString('en-US')} jobs (added with addBulk) waiting in it, the other holding only the measurement's own adds. The figures are over all the adds; each ratio is the median of ${ENQUEUE_BLOCKS} consecutive blocks' ratios.`,
       '"invalid" in met? means the row saw non-2xx answers, connection errors or failed jobs: its figure is not a valid result. Targets are what the project aims for; the benchmark asserts none of them.',

@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import type { Db } from '@mediaflow/db';
 import { fakeMp4 } from '@mediaflow/testing';
 import { Upload } from 'tus-js-client';
@@ -45,13 +43,6 @@ export async function streamVideo(
   route: VideoRoute = 'multipart',
 ): Promise<VideoResult> {
   const send = route === 'multipart' ? upload : uploadResumably;
-  // What earlier work left unwritten goes to disk now rather than during this upload, which could catch the
-  // kernel's writeback of it (it starts 30 s after a write) or miss it: one run's tus rounds ran at
-  // 0.25–0.45× of multipart. Before the warm-up, so that the gateway
-  // is not left idle for the sync's seconds just before the upload: with the sync after the warm-up, a
-  // collection fell within every 50 MB upload of two runs (growth 42 MB, not 51–57 MB), likely V8's memory
-  // reducer shrinking the idle heap.
-  await promisify(execFile)('sync');
   const warmup = await send(gatewayUrl, poster, WARMUP_BYTES);
   if (warmup.status !== 202) throw new Error(`the warm-up video upload answered ${warmup.status}`);
   // The warm-up's answer is sent before its spool file is removed: let that finish first.
