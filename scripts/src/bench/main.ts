@@ -117,7 +117,8 @@ const VIDEO_ROUNDS = quick ? 1 : 5;
 /**
  * Rounds of the flatness uploads (50 MB and 1000 MB), whose figure is each size's largest round: a maximum
  * grows with the number of rounds it is taken over, so their number is part of the row's definition.
- * Five: with three, a collection fell within every 50 MB round of some runs (the row then read 22–30 MB).
+ * Five: with three, a collection fell within every 50 MB round of some runs (the row then read 22–30 MB);
+ * with five it still did in one run of three (38.5 MB), so the row stays a chance (see its note).
  */
 const FLAT_ROUNDS = quick ? 1 : 5;
 /**
@@ -405,9 +406,8 @@ try {
     );
     // Every upload starts from the same machine: no earlier upload's file in the page cache (see clearMedia),
     // and nothing unwritten, which an upload could catch the kernel's writeback of (30 s after a write) or
-    // miss (one run's tus rounds ran at 0.25–0.45× of multipart). The sync also waits for the discards of
-    // the deleted files (the disk is mounted with discard). Both come before the gateway starts: a gateway
-    // left idle for seconds just before its upload had a collection fall within it (see the flatness note).
+    // miss (one run's tus rounds ran at 0.25–0.45× of multipart). Both come before the gateway starts: a
+    // gateway left idle for seconds just before its upload had a collection fall within it (see the flatness note).
     await bench.clearMedia();
     await promisify(execFile)('sync');
     // A gateway of its own, so that what it holds before the upload is what any fresh gateway holds.

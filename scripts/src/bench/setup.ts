@@ -121,8 +121,8 @@ async function clearJobs(db: Db): Promise<void> {
  * The stored files go before each video upload, so that each writes to a machine in the same state: kept,
  * the 500 MB videos stayed in the page cache, and writing the next upload's spool file took twice the
  * kernel time from the fourth one on (the same pages written), its rate falling from 220 to 140 MB/s.
- * Not between the other phases: in the one run that deleted them there too, the posts' rows (whose
- * commits wait on the same disk, mounted with discard) read 20–25% lower.
+ * Not between the other phases: in the one run that deleted them there too, the posts' rows read 20–25%
+ * lower, likely as the deletions' discards (the disk is mounted with discard) slowed the commits they wait on.
  */
 async function clearMedia(dir: string): Promise<void> {
   // Its contents only: the gateway serves the directory itself.
