@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -136,13 +136,39 @@ async function assignAllSlots(port: number): Promise<void> {
   }
 }
 
-/** A TCP port free on loopback right now. */
+/** Where spare ports are drawn from when the kernel's ephemeral range cannot be read. */
+const DEFAULT_EPHEMERAL_LOW = 32_768;
+/** How many ports below the ephemeral range spare ports are drawn from. */
+const SPARE_RANGE = 10_000;
+
+/**
+ * A TCP port free on loopback right now, for a child process to listen on. It is drawn below the kernel's
+ * ephemeral range: a port the kernel chose (listen on 0) and that was then freed for the child could be
+ * handed to an outgoing connection as its source port before the child listened on it, and a benchmark
+ * run's worker failed with EADDRINUSE so. Ports below the range are only ever taken by a listen.
+ */
 export async function sparePort(): Promise<number> {
+  const low = await ephemeralLow();
+  for (;;) {
+    const port = low - 1 - Math.floor(Math.random() * SPARE_RANGE);
+    if (await isFree(port)) return port;
+  }
+}
+
+/** The lowest port the kernel gives outgoing connections (Linux: /proc/sys/net/ipv4/ip_local_port_range). */
+export async function ephemeralLow(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  // Too low a range leaves no room below it: then the default, as on most systems.
+  return Number.isInteger(low) && low > SPARE_RANGE + 1024 ? low : DEFAULT_EPHEMERAL_LOW;
+}
+
+function isFree(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 function canConnect(port: number): Promise<boolean> {
