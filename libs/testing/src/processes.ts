@@ -138,8 +138,11 @@ async function assignAllSlots(port: number): Promise<void> {
 
 /** Where spare ports are drawn from when the kernel's ephemeral range cannot be read. */
 const DEFAULT_EPHEMERAL_LOW = 32_768;
-/** How many ports below the ephemeral range spare ports are drawn from. */
-const SPARE_RANGE = 10_000;
+/**
+ * Spare ports are drawn between this and the ephemeral range: wide, so that test files drawing at once
+ * seldom draw the same one, and above the ports services are usually configured on.
+ */
+const SPARE_FLOOR = 10_000;
 
 /**
  * A TCP port free on loopback right now, for a child process to listen on. It is drawn below the kernel's
@@ -150,7 +153,7 @@ const SPARE_RANGE = 10_000;
 export async function sparePort(): Promise<number> {
   const low = await ephemeralLow();
   for (;;) {
-    const port = low - 1 - Math.floor(Math.random() * SPARE_RANGE);
+    const port = SPARE_FLOOR + Math.floor(Math.random() * (low - SPARE_FLOOR));
     if (await isFree(port)) return port;
   }
 }
@@ -160,7 +163,7 @@ export async function ephemeralLow(): Promise<number> {
   const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
   const low = Number(range.trim().split(/\s+/)[0]);
   // Too low a range leaves no room below it: then the default, as on most systems.
-  return Number.isInteger(low) && low > SPARE_RANGE + 1024 ? low : DEFAULT_EPHEMERAL_LOW;
+  return Number.isInteger(low) && low > 2 * SPARE_FLOOR ? low : DEFAULT_EPHEMERAL_LOW;
 }
 
 function isFree(port: number): Promise<boolean> {
